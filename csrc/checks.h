@@ -1,0 +1,92 @@
+// Argument checks shared by the CPU and GPU bindings. Every failure names the
+// op, the argument and the offending value.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <string_view>
+
+#include "common/format.h"
+#include "common/half.h"
+
+namespace bnb {
+
+// "torch.int8" rather than ScalarType's "Char".
+inline std::string dtype_name(at::ScalarType t) { return "torch." + std::string(c10::getDtypeNames(t).first); }
+
+inline DType to_dtype(const char* op, const char* arg, at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return DType::kF32;
+    case at::kHalf: return DType::kF16;
+    case at::kBFloat16: return DType::kBF16;
+    default:
+      TORCH_CHECK_TYPE(false, "bitsandbytes::", op, ": ", arg, " must be float16, bfloat16 or float32, got ",
+                       dtype_name(t));
+  }
+}
+
+inline QuantType parse_quant_type(const char* op, std::string_view s) {
+  if (s == "nf4") return QuantType::kNF4;
+  if (s == "fp4") return QuantType::kFP4;
+  TORCH_CHECK_VALUE(false, "bitsandbytes::", op, ": quant_type must be 'nf4' or 'fp4', got '", std::string(s), "'");
+}
+
+inline void check_4bit_blocksize(const char* op, int64_t blocksize) {
+  TORCH_CHECK_VALUE(is_valid_4bit_blocksize(blocksize), "bitsandbytes::", op,
+                    ": blocksize must be a power of two from 32 to 4096, got ", blocksize);
+}
+
+inline void check_8bit_blocksize_cpu(const char* op, int64_t blocksize) {
+  TORCH_CHECK_VALUE(blocksize > 0, "bitsandbytes::", op, ": blocksize must be positive, got ", blocksize);
+}
+
+inline void check_dtype(const char* op, const char* arg, const at::Tensor& t, at::ScalarType expected) {
+  TORCH_CHECK_TYPE(t.scalar_type() == expected, "bitsandbytes::", op, ": ", arg, " must be ", dtype_name(expected),
+                   ", got ", dtype_name(t.scalar_type()));
+}
+
+inline void check_same_device(const char* op, const char* arg, const at::Tensor& t, const at::Tensor& ref) {
+  TORCH_CHECK(t.device() == ref.device(), "bitsandbytes::", op, ": ", arg, " is on ", t.device(),
+              " but the input is on ", ref.device());
+}
+
+inline int64_t shape_numel(c10::IntArrayRef shape) {
+  int64_t n = 1;
+  for (const int64_t d : shape) {
+    TORCH_CHECK_VALUE(d >= 0, "bitsandbytes: shape has a negative dimension: ", shape);
+    n *= d;
+  }
+  return n;
+}
+
+// The packed 4-bit tensor may be stored in any dtype (quant_storage); this is
+// its byte view, checked against the element count it must hold.
+inline at::Tensor packed_4bit_bytes(const char* op, const at::Tensor& A, int64_t n) {
+  TORCH_CHECK(A.is_contiguous(), "bitsandbytes::", op, ": the packed 4-bit tensor must be contiguous");
+  const at::Tensor bytes = A.view(-1).view(at::kByte);
+  TORCH_CHECK_VALUE(bytes.numel() >= packed_4bit_bytes(n), "bitsandbytes::", op, ": the packed tensor holds ",
+                    bytes.numel(), " bytes but ", n, " elements need ", packed_4bit_bytes(n),
+                    " (corrupted or mismatched quant state?)");
+  return bytes;
+}
+
+inline void check_absmax(const char* op, const at::Tensor& absmax, int64_t n, int64_t blocksize,
+                         const at::Tensor& A) {
+  check_dtype(op, "absmax", absmax, at::kFloat);
+  check_same_device(op, "absmax", absmax, A);
+  TORCH_CHECK_VALUE(absmax.numel() >= num_blocks(n, blocksize), "bitsandbytes::", op, ": absmax has ",
+                    absmax.numel(), " entries but ", n, " elements in blocks of ", blocksize, " need ",
+                    num_blocks(n, blocksize), " (corrupted or mismatched quant state?)");
+}
+
+inline void check_out(const char* op, const at::Tensor& out, c10::IntArrayRef shape, at::ScalarType dtype,
+                      const at::Tensor& A) {
+  TORCH_CHECK_VALUE(out.sizes() == shape, "bitsandbytes::", op, ": out has shape ", out.sizes(), ", expected ",
+                    shape);
+  check_dtype(op, "out", out, dtype);
+  check_same_device(op, "out", out, A);
+  TORCH_CHECK(out.is_contiguous(), "bitsandbytes::", op, ": out must be contiguous");
+}
+
+}  // namespace bnb

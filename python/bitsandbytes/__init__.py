@@ -1,0 +1,18 @@
+"""bitsandbytes: k-bit quantization for PyTorch (4-bit NF4/FP4, LLM.int8(), 8-bit optimizers).
+
+A from-scratch implementation with native torch ops (``torch.ops.bitsandbytes``);
+names, signatures and checkpoint formats are those of bitsandbytes 0.50.
+"""
+
+from . import cextension, functional, utils  # noqa: F401  (cextension loads the native ops)
+from . import _ops  # noqa: F401  (fake kernels for torch.compile)
+from .cextension import BNB_BACKEND as _BACKEND
+
+__version__ = "0.50.0"
+
+#: Read by Transformers and Accelerate: this package runs on several backends (the CPU included).
+features = {"multi_backend"}
+
+#: Device types the ops run on. Transformers intersects it with the available devices.
+supported_torch_devices = {"cpu"} | ({"cuda"} if _BACKEND in ("CUDA", "ROCm") else set())
+

@@ -1,0 +1,237 @@
+"""QuantState: everything needed to dequantize a blockwise-quantized tensor,
+and its checkpoint serialization (``as_dict`` / ``from_dict``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .utils import pack_dict_to_tensor, unpack_tensor_to_dict
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    # The checkpoint spelling: str(torch.bfloat16).strip("torch.") -> "bfloat16".
+    return str(dtype).strip("torch.")
+
+
+def _dtype_from_name(name: str, key: str) -> torch.dtype:
+    dtype = getattr(torch, str(name), None)
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"bitsandbytes: corrupted quant_state: {key}={name!r} is not a torch dtype")
+    return dtype
+
+
+class QuantState:
+    """State of a blockwise-quantized tensor.
+
+    For 4-bit tensors ``absmax`` holds one fp32 scale per block, or, with double
+    quantization (``nested``), uint8 codes of ``absmax - offset`` whose own
+    blockwise state is ``state2``.
+    """
+
+    valid_quant_types = ("fp4", "nf4")
+    valid_qs_type_keys = [f"bitsandbytes__{x}" for x in valid_quant_types]
+    valid_qs_keys = [
+        "absmax",
+        "quant_map",
+        "nested_absmax",
+        "nested_quant_map",
+        "quant_state",
+        "quant_type",
+        "blocksize",
+        "dtype",
+        "shape",
+        "nested_blocksize",
+        "nested_dtype",
+        "nested_offset",
+    ]
+
+    def __init__(
+        self,
+        absmax: torch.Tensor,
+        shape: torch.Size | tuple | None = None,
+        code: torch.Tensor | None = None,
+        blocksize: int | None = None,
+        quant_type: str | None = None,
+        dtype: torch.dtype | None = None,
+        offset: torch.Tensor | None = None,
+        state2: QuantState | None = None,
+    ):
+        self.absmax = absmax
+        self.shape = shape
+        self.code = code
+        self.dtype = dtype
+        self.blocksize = blocksize
+        self.quant_type = quant_type
+        self.offset = offset
+        self.state2 = state2
+        self.nested = state2 is not None
+
+    def __getitem__(self, idx: int) -> Any:
+        """Legacy list view: [absmax, shape, dtype, blocksize, [offset, state2] | None, quant_type]."""
+        nested = [self.offset, self.state2] if self.nested else None
+        return [self.absmax, self.shape, self.dtype, self.blocksize, nested, self.quant_type][idx]
+
+    @classmethod
+    def from_dict(cls, qs_dict: dict[str, Any], device: torch.device | str) -> QuantState:
+        """Rebuild a state from ``as_dict()`` output (packed or not). Key prefixes such as
+        ``weight.`` are ignored. Raises ValueError naming the problem for a corrupted or
+        incomplete dict."""
+        qs_dict = dict(qs_dict)
+        packed_keys = [k for k, v in qs_dict.items() if "quant_state" in k and isinstance(v, torch.Tensor)]
+        if not packed_keys and "quant_type" not in qs_dict:
+            raise ValueError(
+                "bitsandbytes: expected packed or unpacked quant_state items, found neither "
+                f"(keys: {sorted(qs_dict)})"
+            )
+        if packed_keys:
+            if len(packed_keys) != 1 or packed_keys[0].split(".")[-1] not in cls.valid_qs_type_keys:
+                raise ValueError(
+                    f"bitsandbytes: there must be exactly one `quant_state` item ending in one of "
+                    f"{cls.valid_qs_type_keys}, found {packed_keys}"
+                )
+            qs_dict.update(unpack_tensor_to_dict(qs_dict.pop(packed_keys[0])))
+
+        qs_dict = {k.split(".")[-1]: v for k, v in qs_dict.items()}
+        unknown = set(qs_dict) - set(cls.valid_qs_keys)
+        if unknown:
+            raise ValueError(f"bitsandbytes: unexpected quant_state keys {sorted(unknown)}")
+        required = ["quant_type", "absmax", "blocksize", "quant_map", "dtype", "shape"]
+        missing = [k for k in required if k not in qs_dict]
+        if missing:
+            raise ValueError(f"bitsandbytes: corrupted quant_state: missing {missing}")
+        if qs_dict["quant_type"] not in cls.valid_quant_types:
+            raise ValueError(f"bitsandbytes: corrupted quant_state: unknown quant_type {qs_dict['quant_type']!r}")
+        for k in ("absmax", "quant_map"):
+            if not isinstance(qs_dict[k], torch.Tensor):
+                raise ValueError(f"bitsandbytes: corrupted quant_state: {k} must be a tensor")
+
+        if "nested_absmax" in qs_dict:
+            nested_missing = [
+                k for k in ("nested_blocksize", "nested_quant_map", "nested_dtype", "nested_offset") if k not in qs_dict
+            ]
+            if nested_missing:
+                raise ValueError(f"bitsandbytes: corrupted quant_state: nested_absmax present but {nested_missing} missing")
+            offset = torch.tensor(float(qs_dict["nested_offset"])).to(device)
+            state2 = cls(
+                absmax=qs_dict["nested_absmax"].to(device),
+                blocksize=int(qs_dict["nested_blocksize"]),
+                code=qs_dict["nested_quant_map"].to(device),
+                dtype=_dtype_from_name(qs_dict["nested_dtype"], "nested_dtype"),
+            )
+        else:
+            offset, state2 = None, None
+
+        shape = qs_dict["shape"]
+        state = cls(
+            quant_type=qs_dict["quant_type"],
+            absmax=qs_dict["absmax"].to(device),
+            blocksize=int(qs_dict["blocksize"]),
+            code=qs_dict["quant_map"].to(device),
+            dtype=_dtype_from_name(qs_dict["dtype"], "dtype"),
+            shape=torch.Size(shape) if shape is not None else None,
+            offset=offset,
+            state2=state2,
+        )
+        state.validate()
+        return state
+
+    def validate(self) -> None:
+        """Check that the pieces fit together (sizes, dtypes); ValueError naming the mismatch."""
+        if self.shape is None or self.blocksize is None:
+            return
+        n = 1
+        for d in self.shape:
+            n *= int(d)
+        blocks = -(-n // int(self.blocksize))
+        if self.absmax.numel() != blocks:
+            raise ValueError(
+                f"bitsandbytes: mismatched quant_state: shape {tuple(self.shape)} in blocks of {self.blocksize} "
+                f"needs {blocks} absmax entries, found {self.absmax.numel()}"
+            )
+        if self.nested:
+            if self.absmax.dtype != torch.uint8:
+                raise ValueError(f"bitsandbytes: mismatched quant_state: nested absmax must be uint8, got {self.absmax.dtype}")
+            inner = -(-blocks // int(self.state2.blocksize))
+            if self.state2.absmax.numel() != inner:
+                raise ValueError(
+                    f"bitsandbytes: mismatched quant_state: {blocks} absmax codes in blocks of "
+                    f"{self.state2.blocksize} need {inner} nested_absmax entries, found {self.state2.absmax.numel()}"
+                )
+        elif self.absmax.dtype != torch.float32:
+            raise ValueError(f"bitsandbytes: mismatched quant_state: absmax must be float32, got {self.absmax.dtype}")
+
+    def as_dict(self, packed: bool = False) -> dict[str, Any]:
+        """The checkpoint form. ``packed=True`` keeps only tensors and adds
+        ``quant_state.bitsandbytes__<type>``, a uint8 tensor of the JSON of the rest."""
+        qs_dict: dict[str, Any] = {
+            "quant_type": self.quant_type,
+            "absmax": self.absmax,
+            "blocksize": self.blocksize,
+            "quant_map": self.code,
+            "dtype": _dtype_name(self.dtype),
+            "shape": tuple(self.shape),
+        }
+        if self.nested:
+            qs_dict.update(
+                {
+                    "nested_absmax": self.state2.absmax,
+                    "nested_blocksize": self.state2.blocksize,
+                    "nested_quant_map": self.state2.code.clone(),  # never share storage between layers
+                    "nested_dtype": _dtype_name(self.state2.dtype),
+                    "nested_offset": self.offset.item(),
+                }
+            )
+        if not packed:
+            return qs_dict
+        tensors = {k: v for k, v in qs_dict.items() if isinstance(v, torch.Tensor)}
+        others = {k: v for k, v in qs_dict.items() if not isinstance(v, torch.Tensor)}
+        tensors[f"quant_state.bitsandbytes__{self.quant_type}"] = pack_dict_to_tensor(others)
+        return tensors
+
+    def to(self, device: torch.device | str) -> QuantState:
+        """Move the tensors to ``device`` in place (and return self)."""
+        self.code = self.code.to(device) if self.code is not None else None
+        self.absmax = self.absmax.to(device)
+        if self.nested:
+            self.offset = self.offset.to(device)
+            self.state2.absmax = self.state2.absmax.to(device)
+            self.state2.code = self.state2.code.to(device)
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, QuantState):
+            return False
+
+        def close(a, b):
+            if a is None or b is None:
+                return a is b
+            return a.shape == b.shape and torch.allclose(a.float(), b.float(), atol=1e-6)
+
+        return (
+            close(self.absmax, other.absmax)
+            and self.shape == other.shape
+            and close(self.code, other.code)
+            and self.dtype == other.dtype
+            and self.blocksize == other.blocksize
+            and self.quant_type == other.quant_type
+            and (
+                self.offset == other.offset
+                if self.offset is not None and other.offset is not None
+                else self.offset is other.offset
+            )
+            and (
+                self.state2 == other.state2
+                if self.state2 is not None and other.state2 is not None
+                else self.state2 is other.state2
+            )
+        )
+
+    __hash__ = None  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        return (
+            f"QuantState(quant_type={self.quant_type!r}, shape={tuple(self.shape) if self.shape is not None else None}, "
+            f"dtype={self.dtype}, blocksize={self.blocksize}, nested={self.nested})"
+        )

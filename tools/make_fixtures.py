@@ -1,0 +1,205 @@
+"""Produce golden fixtures from the ORIGINAL bitsandbytes (run inside the reference
+environment made by tools/setup_reference_env.sh):
+
+    .venv-reference/bin/python tools/make_fixtures.py [--only NAME ...]
+
+Each fixture is a safetensors file under tests/fixtures/ holding the inputs it
+was made from and the original's outputs, so the tests need only this package.
+The script uses the original's public API alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Callable
+
+import torch
+from safetensors.torch import save_file
+
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "fixtures")
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+BLOCKSIZES_4BIT = [32, 64, 128, 256, 512, 1024, 2048, 4096]
+MAKERS: dict[str, Callable[[], None]] = {}
+
+
+def maker(fn):
+    MAKERS[fn.__name__] = fn
+    return fn
+
+
+def save(name: str, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> None:
+    os.makedirs(FIXTURES, exist_ok=True)
+    path = os.path.join(FIXTURES, f"{name}.safetensors")
+    tensors = {k: v.detach().cpu().clone().contiguous() for k, v in tensors.items()}
+    save_file(tensors, path, metadata={"bitsandbytes": _bnb_version(), **({"meta": json.dumps(meta)} if meta else {})})
+    print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+
+
+def _bnb_version() -> str:
+    import bitsandbytes
+
+    return bitsandbytes.__version__
+
+
+def special_values(n: int = 192) -> torch.Tensor:
+    """Blocks of zeros, NaN, +-Inf, denormals and tiny values (64-element blocks)."""
+    x = torch.randn(n)
+    x[0:64] = 0.0
+    x[70] = float("nan")
+    x[130] = float("inf")
+    x[131] = -float("inf")
+    x[140:150] = 1e-40
+    x[150:160] = -3e-39
+    return x
+
+
+def adversarial_4bit(code: torch.Tensor, scale: float = 2.7182817) -> torch.Tensor:
+    """Values next to the midpoints between codes (after scaling by the block absmax)."""
+    s = code.sort().values
+    mids = (s[1:] + s[:-1]) / 2
+    vals = [torch.tensor([scale], dtype=torch.float32)]
+    for m in mids:
+        v = torch.tensor(m.item() * scale, dtype=torch.float32)
+        for _ in range(3):
+            v = torch.nextafter(v, torch.tensor(-10.0))
+        for _ in range(7):
+            vals.append(v.reshape(1))
+            v = torch.nextafter(v, torch.tensor(10.0))
+    return torch.cat(vals)
+
+
+def adversarial_8bit(count: int = 6000, scale: float = 1.7) -> torch.Tensor:
+    """Values next to the 16-bit grid boundaries the CPU path rounds at."""
+    k = torch.randint(0, 65535, (count // 3,)).double()
+    b = ((k + 0.5) / 32767.5 - 1.0) * scale
+    b32 = b.float()
+    up = torch.nextafter(b32, torch.full_like(b32, 10.0))
+    down = torch.nextafter(b32, torch.full_like(b32, -10.0))
+    return torch.cat([torch.tensor([scale]), b32, up, down])
+
+
+@maker
+def code_maps() -> None:
+    import bitsandbytes.functional as F
+
+    t = {
+        "dynamic_signed": F.create_dynamic_map(True),
+        "dynamic_unsigned": F.create_dynamic_map(False),
+        "dynamic_signed_meb5": F.create_dynamic_map(True, 5, 8),
+        "dynamic_unsigned_meb5_bits6": F.create_dynamic_map(False, 5, 6),
+        "dynamic_signed_meb4_bits6": F.create_dynamic_map(True, 4, 6),
+        "linear_signed": F.create_linear_map(True),
+        "linear_unsigned": F.create_linear_map(False),
+        "linear_signed_4bit": F.create_linear_map(True, 4),
+        "linear_signed_nozero": F.create_linear_map(True, 8, False),
+        "normal_default": F.create_normal_map(),
+        "normal_no_extra": F.create_normal_map(use_extra_value=False),
+        "fp8_e5m2": F.create_fp8_map(True, 5, 2, 8),
+        "fp8_e4m3": F.create_fp8_map(True, 4, 3, 8),
+        "fp8_unsigned_e4m4": F.create_fp8_map(False, 4, 4, 8),
+        "fp4_e2m1": F.create_fp8_map(True, 2, 1, 4),
+    }
+    for name in ("nf4", "fp4", "af4"):
+        t[f"4bit_{name}"] = F.get_4bit_type(name, device="cpu")
+    save("code_maps", t)
+
+
+@maker
+def quantize_4bit() -> None:
+    import bitsandbytes.functional as F
+
+    torch.manual_seed(0)
+    tensors: dict[str, torch.Tensor] = {}
+    base = torch.cat([torch.randn(1037) * 3, special_values()])
+    for qt in ("nf4", "fp4"):
+        adv = adversarial_4bit(F.get_4bit_type(qt, device="cpu"))
+        for dname, dtype in DTYPES.items():
+            for bs in BLOCKSIZES_4BIT:
+                key = f"{qt}_{dname}_{bs}"
+                x = torch.cat([base, adv]).to(dtype) if bs == 64 else base.to(dtype)
+                packed, st = F.quantize_4bit(x, blocksize=bs, quant_type=qt)
+                tensors[f"{key}.input"] = x
+                tensors[f"{key}.packed"] = packed
+                tensors[f"{key}.absmax"] = st.absmax
+                tensors[f"{key}.dequant"] = F.dequantize_4bit(packed, st)
+    save("quantize_4bit", tensors)
+
+
+@maker
+def quantize_4bit_nested() -> None:
+    import bitsandbytes.functional as F
+
+    torch.manual_seed(1)
+    tensors: dict[str, torch.Tensor] = {}
+    for qt in ("nf4", "fp4"):
+        for dname, dtype in DTYPES.items():
+            for bs in (32, 64, 256):
+                key = f"{qt}_{dname}_{bs}"
+                x = (torch.randn(131, 71) * 0.05).to(dtype)
+                packed, st = F.quantize_4bit(x, blocksize=bs, quant_type=qt, compress_statistics=True)
+                tensors[f"{key}.input"] = x
+                tensors[f"{key}.packed"] = packed
+                tensors[f"{key}.qabsmax"] = st.absmax
+                tensors[f"{key}.offset"] = st.offset
+                tensors[f"{key}.nested_absmax"] = st.state2.absmax
+                tensors[f"{key}.nested_code"] = st.state2.code
+                tensors[f"{key}.dequant"] = F.dequantize_4bit(packed, st)
+                for k, v in st.as_dict(packed=True).items():
+                    tensors[f"{key}.as_dict.{k}"] = v
+    # quant_storage views
+    x = torch.randn(64, 96)
+    for sname, sdt in (("bfloat16", torch.bfloat16), ("float16", torch.float16), ("float32", torch.float32)):
+        packed, st = F.quantize_4bit(x, quant_type="nf4", quant_storage=sdt)
+        tensors[f"storage_{sname}.input"] = x
+        tensors[f"storage_{sname}.packed"] = packed
+    save("quantize_4bit_nested", tensors)
+
+
+@maker
+def quantize_blockwise() -> None:
+    import bitsandbytes.functional as F
+
+    torch.manual_seed(2)
+    tensors: dict[str, torch.Tensor] = {}
+    base = torch.cat([torch.randn(3001) * 2, special_values()])
+    adv = adversarial_8bit()
+    for dname, dtype in DTYPES.items():
+        for bs in (1, 3, 64, 100, 256, 1000, 4096):
+            key = f"{dname}_{bs}"
+            x = torch.cat([base, adv]).to(dtype) if bs == 4096 else base.to(dtype)
+            q, st = F.quantize_blockwise(x, blocksize=bs)
+            tensors[f"{key}.input"] = x
+            tensors[f"{key}.q"] = q
+            tensors[f"{key}.absmax"] = st.absmax
+            tensors[f"{key}.dequant"] = F.dequantize_blockwise(q, st)
+    # unsigned and linear codes, nested
+    x = torch.rand(5000)
+    for cname, code in (("unsigned", F.create_dynamic_map(False)), ("linear", F.create_linear_map(True))):
+        q, st = F.quantize_blockwise(x, code=code, blocksize=256)
+        tensors[f"code_{cname}.input"] = x
+        tensors[f"code_{cname}.code"] = code
+        tensors[f"code_{cname}.q"] = q
+        tensors[f"code_{cname}.absmax"] = st.absmax
+    x = torch.randn(20000)
+    q, st = F.quantize_blockwise(x, blocksize=256, nested=True)
+    tensors["nested.input"] = x
+    tensors["nested.q"] = q
+    tensors["nested.qabsmax"] = st.absmax
+    tensors["nested.offset"] = st.offset
+    tensors["nested.nested_absmax"] = st.state2.absmax
+    tensors["nested.dequant"] = F.dequantize_blockwise(q, st)
+    save("quantize_blockwise", tensors)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", choices=sorted(MAKERS), help="fixtures to (re)make; default all")
+    args = parser.parse_args()
+    for name in args.only or sorted(MAKERS):
+        MAKERS[name]()
+
+
+if __name__ == "__main__":
+    main()
