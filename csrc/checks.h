@@ -37,7 +37,7 @@ inline void check_4bit_blocksize(const char* op, int64_t blocksize) {
                     ": blocksize must be a power of two from 32 to 4096, got ", blocksize);
 }
 
-inline void check_8bit_blocksize_cpu(const char* op, int64_t blocksize) {
+inline void check_8bit_blocksize(const char* op, int64_t blocksize) {
   TORCH_CHECK_VALUE(blocksize > 0, "bitsandbytes::", op, ": blocksize must be positive, got ", blocksize);
 }
 

@@ -4,19 +4,13 @@
 #include <memory>
 #include <mutex>
 
-#include "../checks.h"
 #include "../ops.h"
+#include "../prepare.h"
 #include "kernels/blockwise_8bit.h"
 #include "parallel.h"
 
 namespace bnb::ops {
 namespace {
-
-void check_code(const char* op, const at::Tensor& code, const at::Tensor& A) {
-  check_dtype(op, "code", code, at::kFloat);
-  check_same_device(op, "code", code, A);
-  TORCH_CHECK_VALUE(code.numel() == 256, "bitsandbytes::", op, ": code must have 256 entries, got ", code.numel());
-}
 
 // Grid tables for the last few codes seen (building one costs ~65k steps; the
 // dynamic map is used over and over).
@@ -54,41 +48,20 @@ std::shared_ptr<const std::vector<uint8_t>> grid_lut_for(const float* code) {
 
 std::tuple<at::Tensor, at::Tensor> quantize_blockwise_cpu(const at::Tensor& A, const at::Tensor& code,
                                                           int64_t blocksize) {
-  constexpr const char* op = "quantize_blockwise";
-  check_8bit_blocksize_cpu(op, blocksize);
-  const DType dtype = to_dtype(op, "A", A.scalar_type());
-  check_code(op, code, A);
-  const at::Tensor input = A.contiguous();
-  const at::Tensor code_c = code.contiguous();
-  const int64_t n = A.numel();
-  at::Tensor out = at::empty(A.sizes(), A.options().dtype(at::kByte));
-  at::Tensor absmax = at::empty({num_blocks(n, blocksize)}, A.options().dtype(at::kFloat));
-  if (n == 0) return {out, absmax};
-  const auto lut = grid_lut_for(code_c.data_ptr<float>());
-  const cpu::QuantizeBlockwiseArgs args{input.data_ptr(), dtype, n, blocksize, lut->data(), out.data_ptr<uint8_t>(),
-                                        absmax.data_ptr<float>()};
-  cpu::parallel_over_blocks(absmax.numel(), blocksize,
-                            [&](int64_t begin, int64_t end) { cpu::quantize_blockwise(args, begin, end); });
-  return {out, absmax};
+  PreparedQuantizeBlockwise p = prepare_quantize_blockwise(A, code, blocksize);
+  if (p.args.n == 0) return {p.out, p.absmax};
+  const auto lut = grid_lut_for(p.args.code);
+  p.args.grid_lut = lut->data();
+  cpu::parallel_over_blocks(p.absmax.numel(), blocksize,
+                            [&](int64_t begin, int64_t end) { cpu::quantize_blockwise(p.args, begin, end); });
+  return {p.out, p.absmax};
 }
 
 void dequantize_blockwise_out_cpu(const at::Tensor& A, const at::Tensor& absmax, const at::Tensor& code,
                                   int64_t blocksize, at::ScalarType dtype, const at::Tensor& out) {
-  constexpr const char* op = "dequantize_blockwise";
-  check_8bit_blocksize_cpu(op, blocksize);
-  check_dtype(op, "A", A, at::kByte);
-  const DType out_dtype = to_dtype(op, "dtype", dtype);
-  check_code(op, code, A);
-  const int64_t n = A.numel();
-  check_absmax(op, absmax, n, blocksize, A);
-  check_out(op, out, A.sizes(), dtype, A);
-  const at::Tensor in = A.contiguous();
-  const at::Tensor code_c = code.contiguous();
-  const at::Tensor scales = absmax.contiguous();
-  const cpu::DequantizeBlockwiseArgs args{in.data_ptr<uint8_t>(), code_c.data_ptr<float>(), scales.data_ptr<float>(),
-                                          n, blocksize, out.data_ptr(), out_dtype};
-  cpu::parallel_over_blocks(num_blocks(n, blocksize), blocksize,
-                            [&](int64_t begin, int64_t end) { cpu::dequantize_blockwise(args, begin, end); });
+  const PreparedDequantizeBlockwise p = prepare_dequantize_blockwise(A, absmax, code, blocksize, dtype, out);
+  cpu::parallel_over_blocks(num_blocks(p.args.n, blocksize), blocksize,
+                            [&](int64_t begin, int64_t end) { cpu::dequantize_blockwise(p.args, begin, end); });
 }
 
 at::Tensor dequantize_blockwise_cpu(const at::Tensor& A, const at::Tensor& absmax, const at::Tensor& code,

@@ -39,8 +39,8 @@ def report() -> int:
     print(f"  supported devices:    {sorted(bitsandbytes.supported_torch_devices)}")
     if torch.cuda.is_available():
         print(f"  GPU visible:          {torch.cuda.get_device_name(0)}")
-    ops = sorted(name for name in dir(torch.ops.bitsandbytes) if not name.startswith("_"))
-    print(f"  ops registered:       {len(ops)}")
+    ops = sorted({n.split("::")[1].split(".")[0] for n in torch._C._dispatch_get_all_op_names() if n.startswith("bitsandbytes::")})
+    print(f"  ops registered:       {len(ops)} ({', '.join(ops)})")
     return 0
 
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "../../common/format.h"
+#include "../../common/args.h"
 #include "../../common/half.h"
 
 namespace bnb::cpu {
@@ -14,25 +15,7 @@ namespace bnb::cpu {
 // kGridPoints entries plus padding so 4-byte gathers never read past the end.
 inline constexpr int64_t kGridLutBytes = kGridPoints + 4;
 
-struct QuantizeBlockwiseArgs {
-  const void* input;  // n elements of `dtype`
-  DType dtype;
-  int64_t n;
-  int64_t blocksize;  // > 0
-  const uint8_t* grid_lut;  // build_grid_lut(code), kGridLutBytes bytes
-  uint8_t* out;             // n bytes
-  float* absmax;            // num_blocks(n, blocksize); NaNs are skipped, an all-zero block stores 0
-};
 
-struct DequantizeBlockwiseArgs {
-  const uint8_t* in;  // n bytes
-  const float* code;  // 256 entries
-  const float* absmax;
-  int64_t n;
-  int64_t blocksize;
-  void* out;  // n elements of `dtype`: cast(code[in[i]] * absmax[i / blocksize])
-  DType dtype;
-};
 
 using QuantizeBlockwiseFn = void (*)(const QuantizeBlockwiseArgs&, int64_t, int64_t);
 using DequantizeBlockwiseFn = void (*)(const DequantizeBlockwiseArgs&, int64_t, int64_t);

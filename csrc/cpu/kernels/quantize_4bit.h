@@ -4,19 +4,11 @@
 #include <cstdint>
 
 #include "../../common/format.h"
+#include "../../common/args.h"
 #include "../../common/half.h"
 
 namespace bnb::cpu {
 
-struct Quantize4bitArgs {
-  const void* input;  // n elements of `dtype`
-  DType dtype;
-  int64_t n;
-  int64_t blocksize;  // even, >= 2
-  QuantType quant_type;
-  uint8_t* packed;  // (n + 1) / 2 bytes, element 2i in the high nibble
-  float* absmax;    // num_blocks(n, blocksize) entries
-};
 
 // Quantizes blocks [block_begin, block_end). Each path writes identical bytes.
 using Quantize4bitFn = void (*)(const Quantize4bitArgs&, int64_t block_begin, int64_t block_end);

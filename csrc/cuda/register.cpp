@@ -1,0 +1,13 @@
+// CUDA (and HIP) implementations of the bitsandbytes ops.
+#include <torch/library.h>
+
+#include "../ops.h"
+
+TORCH_LIBRARY_IMPL(bitsandbytes, CUDA, m) {
+  m.impl("quantize_4bit", &bnb::ops::quantize_4bit_cuda);
+  m.impl("dequantize_4bit", &bnb::ops::dequantize_4bit_cuda);
+  m.impl("dequantize_4bit.out", &bnb::ops::dequantize_4bit_out_cuda);
+  m.impl("quantize_blockwise", &bnb::ops::quantize_blockwise_cuda);
+  m.impl("dequantize_blockwise", &bnb::ops::dequantize_blockwise_cuda);
+  m.impl("dequantize_blockwise.out", &bnb::ops::dequantize_blockwise_out_cuda);
+}
