@@ -71,19 +71,17 @@ inline at::Tensor packed_4bit_bytes(const char* op, const at::Tensor& A, int64_t
   return bytes;
 }
 
-inline void check_absmax(const char* op, const at::Tensor& absmax, int64_t n, int64_t blocksize,
-                         const at::Tensor& A) {
+inline void check_absmax(const char* op, const at::Tensor& absmax, int64_t n, int64_t blocksize, const at::Tensor& A) {
   check_dtype(op, "absmax", absmax, at::kFloat);
   check_same_device(op, "absmax", absmax, A);
-  TORCH_CHECK_VALUE(absmax.numel() >= num_blocks(n, blocksize), "bitsandbytes::", op, ": absmax has ",
-                    absmax.numel(), " entries but ", n, " elements in blocks of ", blocksize, " need ",
-                    num_blocks(n, blocksize), " (corrupted or mismatched quant state?)");
+  TORCH_CHECK_VALUE(absmax.numel() >= num_blocks(n, blocksize), "bitsandbytes::", op, ": absmax has ", absmax.numel(),
+                    " entries but ", n, " elements in blocks of ", blocksize, " need ", num_blocks(n, blocksize),
+                    " (corrupted or mismatched quant state?)");
 }
 
 inline void check_out(const char* op, const at::Tensor& out, c10::IntArrayRef shape, at::ScalarType dtype,
                       const at::Tensor& A) {
-  TORCH_CHECK_VALUE(out.sizes() == shape, "bitsandbytes::", op, ": out has shape ", out.sizes(), ", expected ",
-                    shape);
+  TORCH_CHECK_VALUE(out.sizes() == shape, "bitsandbytes::", op, ": out has shape ", out.sizes(), ", expected ", shape);
   check_dtype(op, "out", out, dtype);
   check_same_device(op, "out", out, A);
   TORCH_CHECK(out.is_contiguous(), "bitsandbytes::", op, ": out must be contiguous");

@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "alloc.h"
 #include "checks.h"
 #include "common/args.h"
 
@@ -35,7 +36,7 @@ inline PreparedQuantize4bit prepare_quantize_4bit(const at::Tensor& A, int64_t b
                     " bytes) for quant_storage");
   PreparedQuantize4bit p;
   p.input = A.contiguous();
-  p.packed = at::empty({nbytes}, A.options().dtype(at::kByte));
+  p.packed = empty_output({nbytes}, A.options().dtype(at::kByte));
   p.absmax = at::empty({num_blocks(n, blocksize)}, A.options().dtype(at::kFloat));
   p.quant_storage = quant_storage;
   p.args = Quantize4bitArgs{.input = p.input.data_ptr(),
@@ -96,7 +97,7 @@ inline PreparedQuantizeBlockwise prepare_quantize_blockwise(const at::Tensor& A,
   PreparedQuantizeBlockwise p;
   p.input = A.contiguous();
   p.code = code.contiguous();
-  p.out = at::empty(A.sizes(), A.options().dtype(at::kByte));
+  p.out = empty_output(A.sizes(), A.options().dtype(at::kByte));
   p.absmax = at::empty({num_blocks(A.numel(), blocksize)}, A.options().dtype(at::kFloat));
   p.args = QuantizeBlockwiseArgs{.input = p.input.data_ptr(),
                                  .dtype = dtype,

@@ -36,7 +36,7 @@ struct QuantizeBlockwiseArgs {
   const void* input;  // n elements of `dtype`
   DType dtype;
   int64_t n;
-  int64_t blocksize;  // > 0
+  int64_t blocksize;        // > 0
   const uint8_t* grid_lut;  // CPU: build_grid_lut(code), kGridLutBytes bytes
   const float* code;        // GPU: the 256 sorted code values
   uint8_t* out;             // n bytes

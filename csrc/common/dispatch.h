@@ -18,13 +18,10 @@ struct TypeTag {
 template <typename F>
 decltype(auto) dispatch_dtype(DType t, F&& f) {
   switch (t) {
-    case DType::kF16:
-      return f(TypeTag<fp16_t>{});
-    case DType::kBF16:
-      return f(TypeTag<bf16_t>{});
+    case DType::kF16: return f(TypeTag<fp16_t>{});
+    case DType::kBF16: return f(TypeTag<bf16_t>{});
     case DType::kF32:
-    default:
-      return f(TypeTag<float>{});
+    default: return f(TypeTag<float>{});
   }
 }
 

@@ -46,7 +46,7 @@ inline constexpr std::array<float, 16> kNF4Code = {
 
 // FP4 (e2m1, bias 2, bit 3 = sign) divided by its maximum 12.
 inline constexpr std::array<float, 16> kFP4Code = {
-    0.0f / 12, 0.0625f / 12, 8.0f / 12,   12.0f / 12,  4.0f / 12,   6.0f / 12,   2.0f / 12,   3.0f / 12,
+    0.0f / 12,  0.0625f / 12,  8.0f / 12,  12.0f / 12,  4.0f / 12,  6.0f / 12,  2.0f / 12,  3.0f / 12,
     -0.0f / 12, -0.0625f / 12, -8.0f / 12, -12.0f / 12, -4.0f / 12, -6.0f / 12, -2.0f / 12, -3.0f / 12,
 };
 
@@ -86,7 +86,7 @@ inline constexpr std::array<uint8_t, 16> kFP4SortedToCode = {11, 10, 13, 12, 15,
 
 // Midpoints are (a + b) / 2 evaluated in fp32, a and b consecutive sorted codes.
 inline constexpr std::array<float, 15> midpoints_of(const std::array<float, 16>& code,
-                                                   const std::array<uint8_t, 16>& sorted_to_code) {
+                                                    const std::array<uint8_t, 16>& sorted_to_code) {
   std::array<float, 15> m{};
   for (int i = 0; i < 15; ++i) m[i] = (code[sorted_to_code[i]] + code[sorted_to_code[i + 1]]) / 2.0f;
   return m;
@@ -135,15 +135,11 @@ inline constexpr int64_t num_blocks(int64_t n, int64_t blocksize) { return (n + 
 
 // 4-bit blocksizes: powers of two from 32 to 4096. Default 64.
 inline constexpr int64_t k4bitDefaultBlocksize = 64;
-inline constexpr bool is_valid_4bit_blocksize(int64_t bs) {
-  return bs >= 32 && bs <= 4096 && (bs & (bs - 1)) == 0;
-}
+inline constexpr bool is_valid_4bit_blocksize(int64_t bs) { return bs >= 32 && bs <= 4096 && (bs & (bs - 1)) == 0; }
 // 8-bit blockwise: any positive blocksize on the CPU; the GPU kernels take
 // powers of two from 64 to 4096. Default 4096.
 inline constexpr int64_t k8bitDefaultBlocksize = 4096;
-inline constexpr bool is_valid_8bit_blocksize_gpu(int64_t bs) {
-  return bs >= 64 && bs <= 4096 && (bs & (bs - 1)) == 0;
-}
+inline constexpr bool is_valid_8bit_blocksize_gpu(int64_t bs) { return bs >= 64 && bs <= 4096 && (bs & (bs - 1)) == 0; }
 // The 4-bit absmax is clamped from below before taking its reciprocal.
 inline constexpr float k4bitAbsmaxFloor = 1e-38f;
 // Double quantization of the 4-bit absmax uses 256-element 8-bit blocks.

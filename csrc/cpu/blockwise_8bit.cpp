@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 
+#include "../alloc.h"
 #include "../ops.h"
 #include "../prepare.h"
 #include "kernels/blockwise_8bit.h"
@@ -66,7 +67,7 @@ void dequantize_blockwise_out_cpu(const at::Tensor& A, const at::Tensor& absmax,
 
 at::Tensor dequantize_blockwise_cpu(const at::Tensor& A, const at::Tensor& absmax, const at::Tensor& code,
                                     int64_t blocksize, at::ScalarType dtype) {
-  at::Tensor out = at::empty(A.sizes(), A.options().dtype(dtype));
+  at::Tensor out = empty_output(A.sizes(), A.options().dtype(dtype));
   dequantize_blockwise_out_cpu(A, absmax, code, blocksize, dtype, out);
   return out;
 }

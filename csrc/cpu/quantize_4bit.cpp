@@ -1,7 +1,7 @@
 // CPU binding of bitsandbytes::quantize_4bit.
+#include "kernels/quantize_4bit.h"
 #include "../ops.h"
 #include "../prepare.h"
-#include "kernels/quantize_4bit.h"
 #include "parallel.h"
 
 namespace bnb::ops {

@@ -1,4 +1,5 @@
 // CUDA/HIP bindings of bitsandbytes::quantize_blockwise and dequantize_blockwise (and .out).
+#include "../alloc.h"
 #include "../ops.h"
 #include "../prepare.h"
 #include "kernels/launchers.h"
@@ -23,7 +24,7 @@ void dequantize_blockwise_out_cuda(const at::Tensor& A, const at::Tensor& absmax
 
 at::Tensor dequantize_blockwise_cuda(const at::Tensor& A, const at::Tensor& absmax, const at::Tensor& code,
                                      int64_t blocksize, at::ScalarType dtype) {
-  at::Tensor out = at::empty(A.sizes(), A.options().dtype(dtype));
+  at::Tensor out = empty_output(A.sizes(), A.options().dtype(dtype));
   dequantize_blockwise_out_cuda(A, absmax, code, blocksize, dtype, out);
   return out;
 }

@@ -1,4 +1,5 @@
 // CUDA/HIP binding of bitsandbytes::dequantize_4bit (and .out).
+#include "../alloc.h"
 #include "../ops.h"
 #include "../prepare.h"
 #include "kernels/launchers.h"
@@ -16,7 +17,7 @@ void dequantize_4bit_out_cuda(const at::Tensor& A, const at::Tensor& absmax, int
 
 at::Tensor dequantize_4bit_cuda(const at::Tensor& A, const at::Tensor& absmax, int64_t blocksize,
                                 std::string_view quant_type, c10::IntArrayRef shape, at::ScalarType dtype) {
-  at::Tensor out = at::empty(shape, A.options().dtype(dtype));
+  at::Tensor out = empty_output(shape, A.options().dtype(dtype));
   dequantize_4bit_out_cuda(A, absmax, blocksize, quant_type, shape, dtype, out);
   return out;
 }

@@ -17,10 +17,10 @@ int main(int argc, char** argv) {
     std::cerr << "could not load " << argv[1] << ": " << dlerror() << "\n";
     return 1;
   }
-  auto quantize = c10::Dispatcher::singleton()
-                      .findSchemaOrThrow("bitsandbytes::quantize_4bit", "")
-                      .typed<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, int64_t, std::string_view,
-                                                                at::ScalarType)>();
+  auto quantize =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("bitsandbytes::quantize_4bit", "")
+          .typed<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, int64_t, std::string_view, at::ScalarType)>();
   auto dequantize = c10::Dispatcher::singleton()
                         .findSchemaOrThrow("bitsandbytes::dequantize_4bit", "")
                         .typed<at::Tensor(const at::Tensor&, const at::Tensor&, int64_t, std::string_view,

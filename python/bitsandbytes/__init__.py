@@ -4,8 +4,12 @@ A from-scratch implementation with native torch ops (``torch.ops.bitsandbytes``)
 names, signatures and checkpoint formats are those of bitsandbytes 0.50.
 """
 
-from . import cextension, functional, utils  # noqa: F401  (cextension loads the native ops)
-from . import _ops  # noqa: F401  (fake kernels for torch.compile)
+from . import (  # noqa: F401  (cextension loads the native ops)
+    _ops,  # noqa: F401  (fake kernels for torch.compile)
+    cextension,
+    functional,
+    utils,
+)
 from .cextension import BNB_BACKEND as _BACKEND
 
 __version__ = "0.50.0"
@@ -15,4 +19,3 @@ features = {"multi_backend"}
 
 #: Device types the ops run on. Transformers intersects it with the available devices.
 supported_torch_devices = {"cpu"} | ({"cuda"} if _BACKEND in ("CUDA", "ROCm") else set())
-

@@ -39,7 +39,13 @@ def report() -> int:
     print(f"  supported devices:    {sorted(bitsandbytes.supported_torch_devices)}")
     if torch.cuda.is_available():
         print(f"  GPU visible:          {torch.cuda.get_device_name(0)}")
-    ops = sorted({n.split("::")[1].split(".")[0] for n in torch._C._dispatch_get_all_op_names() if n.startswith("bitsandbytes::")})
+    ops = sorted(
+        {
+            n.split("::")[1].split(".")[0]
+            for n in torch._C._dispatch_get_all_op_names()
+            if n.startswith("bitsandbytes::")
+        }
+    )
     print(f"  ops registered:       {len(ops)} ({', '.join(ops)})")
     return 0
 

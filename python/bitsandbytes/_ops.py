@@ -25,12 +25,15 @@ def _check_4bit(op: str, blocksize: int, quant_type: str) -> None:
         lambda: f"bitsandbytes::{op}: blocksize must be a power of two from 32 to 4096, got {blocksize}",
     )
     torch._check(
-        quant_type in ("nf4", "fp4"), lambda: f"bitsandbytes::{op}: quant_type must be 'nf4' or 'fp4', got {quant_type!r}"
+        quant_type in ("nf4", "fp4"),
+        lambda: f"bitsandbytes::{op}: quant_type must be 'nf4' or 'fp4', got {quant_type!r}",
     )
 
 
 def _check_float(op: str, arg: str, dtype: torch.dtype) -> None:
-    torch._check(dtype in _FLOAT_DTYPES, lambda: f"bitsandbytes::{op}: {arg} must be float16, bfloat16 or float32, got {dtype}")
+    torch._check(
+        dtype in _FLOAT_DTYPES, lambda: f"bitsandbytes::{op}: {arg} must be float16, bfloat16 or float32, got {dtype}"
+    )
 
 
 def _register_fakes() -> None:
@@ -49,7 +52,10 @@ def _register_fakes() -> None:
     def _dequantize_4bit_checks(A, absmax, blocksize, quant_type, dtype):
         _check_4bit("dequantize_4bit", blocksize, quant_type)
         _check_float("dequantize_4bit", "dtype", dtype)
-        torch._check(absmax.dtype == torch.float32, lambda: f"bitsandbytes::dequantize_4bit: absmax must be float32, got {absmax.dtype}")
+        torch._check(
+            absmax.dtype == torch.float32,
+            lambda: f"bitsandbytes::dequantize_4bit: absmax must be float32, got {absmax.dtype}",
+        )
 
     @register_fake("bitsandbytes::dequantize_4bit")
     def _(A, absmax, blocksize: int, quant_type: str, shape: Sequence[int], dtype: torch.dtype):
@@ -59,19 +65,30 @@ def _register_fakes() -> None:
     @register_fake("bitsandbytes::dequantize_4bit.out")
     def _(A, absmax, blocksize: int, quant_type: str, shape: Sequence[int], dtype: torch.dtype, out: torch.Tensor):
         _dequantize_4bit_checks(A, absmax, blocksize, quant_type, dtype)
-        torch._check(out.shape == tuple(shape), lambda: f"bitsandbytes::dequantize_4bit: out has shape {tuple(out.shape)}, expected {tuple(shape)}")
+        torch._check(
+            out.shape == tuple(shape),
+            lambda: f"bitsandbytes::dequantize_4bit: out has shape {tuple(out.shape)}, expected {tuple(shape)}",
+        )
         torch._check(out.dtype == dtype, lambda: f"bitsandbytes::dequantize_4bit: out must be {dtype}, got {out.dtype}")
 
     @register_fake("bitsandbytes::quantize_blockwise")
     def _(A: torch.Tensor, code: torch.Tensor, blocksize: int):
-        torch._check(blocksize > 0, lambda: f"bitsandbytes::quantize_blockwise: blocksize must be positive, got {blocksize}")
+        torch._check(
+            blocksize > 0, lambda: f"bitsandbytes::quantize_blockwise: blocksize must be positive, got {blocksize}"
+        )
         _check_float("quantize_blockwise", "A", A.dtype)
         n = A.numel()
-        return torch.empty_like(A, dtype=torch.uint8), torch.empty((-(n // -blocksize),), device=A.device, dtype=torch.float32)
+        return torch.empty_like(A, dtype=torch.uint8), torch.empty(
+            (-(n // -blocksize),), device=A.device, dtype=torch.float32
+        )
 
     def _dequantize_blockwise_checks(A, absmax, code, blocksize, dtype):
-        torch._check(A.dtype == torch.uint8, lambda: f"bitsandbytes::dequantize_blockwise: A must be uint8, got {A.dtype}")
-        torch._check(blocksize > 0, lambda: f"bitsandbytes::dequantize_blockwise: blocksize must be positive, got {blocksize}")
+        torch._check(
+            A.dtype == torch.uint8, lambda: f"bitsandbytes::dequantize_blockwise: A must be uint8, got {A.dtype}"
+        )
+        torch._check(
+            blocksize > 0, lambda: f"bitsandbytes::dequantize_blockwise: blocksize must be positive, got {blocksize}"
+        )
         _check_float("dequantize_blockwise", "dtype", dtype)
 
     @register_fake("bitsandbytes::dequantize_blockwise")
@@ -82,29 +99,60 @@ def _register_fakes() -> None:
     @register_fake("bitsandbytes::dequantize_blockwise.out")
     def _(A, absmax, code, blocksize: int, dtype: torch.dtype, out: torch.Tensor):
         _dequantize_blockwise_checks(A, absmax, code, blocksize, dtype)
-        torch._check(out.shape == A.shape, lambda: f"bitsandbytes::dequantize_blockwise: out has shape {tuple(out.shape)}, expected {tuple(A.shape)}")
-        torch._check(out.dtype == dtype, lambda: f"bitsandbytes::dequantize_blockwise: out must be {dtype}, got {out.dtype}")
+        torch._check(
+            out.shape == A.shape,
+            lambda: f"bitsandbytes::dequantize_blockwise: out has shape {tuple(out.shape)}, expected {tuple(A.shape)}",
+        )
+        torch._check(
+            out.dtype == dtype, lambda: f"bitsandbytes::dequantize_blockwise: out must be {dtype}, got {out.dtype}"
+        )
 
     @register_fake("bitsandbytes::gemv_4bit")
     def _(A, B, shapeB: Sequence[int], absmax, code, blocksize: int):
         torch._check_is_size(blocksize)
-        torch._check(A.shape[-1] == shapeB[1], lambda: f"bitsandbytes::gemv_4bit: A has {A.shape[-1]} features but the weight expects {shapeB[1]}")
+        torch._check(
+            A.shape[-1] == shapeB[1],
+            lambda: f"bitsandbytes::gemv_4bit: A has {A.shape[-1]} features but the weight expects {shapeB[1]}",
+        )
         _check_float("gemv_4bit", "A", A.dtype)
         return torch.empty((*A.shape[:-1], shapeB[0]), device=A.device, dtype=A.dtype)
 
     @register_fake("bitsandbytes::gemv_4bit.out")
     def _(A, B, shapeB: Sequence[int], absmax, code, blocksize: int, out: torch.Tensor):
-        torch._check(A.shape[-1] == shapeB[1], lambda: f"bitsandbytes::gemv_4bit: A has {A.shape[-1]} features but the weight expects {shapeB[1]}")
-        torch._check(out.shape == (*A.shape[:-1], shapeB[0]), lambda: f"bitsandbytes::gemv_4bit: out has shape {tuple(out.shape)}")
+        torch._check(
+            A.shape[-1] == shapeB[1],
+            lambda: f"bitsandbytes::gemv_4bit: A has {A.shape[-1]} features but the weight expects {shapeB[1]}",
+        )
+        torch._check(
+            out.shape == (*A.shape[:-1], shapeB[0]),
+            lambda: f"bitsandbytes::gemv_4bit: out has shape {tuple(out.shape)}",
+        )
         torch._check(out.dtype == A.dtype, lambda: f"bitsandbytes::gemv_4bit: out must be {A.dtype}, got {out.dtype}")
 
     @register_fake("bitsandbytes::gemm_4bit")
-    def _(A, B, shapeB: Sequence[int], absmax, blocksize: int, quant_type: str, bias=None, absmax_8bit=None, absmax_code=None, absmax_offset=None):
+    def _(
+        A,
+        B,
+        shapeB: Sequence[int],
+        absmax,
+        blocksize: int,
+        quant_type: str,
+        bias=None,
+        absmax_8bit=None,
+        absmax_code=None,
+        absmax_offset=None,
+    ):
         _check_4bit("gemm_4bit", blocksize, quant_type)
         _check_float("gemm_4bit", "A", A.dtype)
-        torch._check(A.shape[-1] == shapeB[1], lambda: f"bitsandbytes::gemm_4bit: A has {A.shape[-1]} features but the weight expects {shapeB[1]}")
+        torch._check(
+            A.shape[-1] == shapeB[1],
+            lambda: f"bitsandbytes::gemm_4bit: A has {A.shape[-1]} features but the weight expects {shapeB[1]}",
+        )
         if absmax_8bit is not None:
-            torch._check(absmax_8bit.dtype == torch.uint8, lambda: f"bitsandbytes::gemm_4bit: absmax_8bit must be uint8, got {absmax_8bit.dtype}")
+            torch._check(
+                absmax_8bit.dtype == torch.uint8,
+                lambda: f"bitsandbytes::gemm_4bit: absmax_8bit must be uint8, got {absmax_8bit.dtype}",
+            )
             torch._check(
                 absmax_code is not None and absmax_code.dtype == torch.float32 and absmax_code.numel() == 256,
                 lambda: "bitsandbytes::gemm_4bit: absmax_code must be a float32 tensor of 256 entries",
@@ -126,13 +174,18 @@ def _register_fakes() -> None:
 
     @register_fake("bitsandbytes::int8_vectorwise_dequant")
     def _(A: torch.Tensor, stats: torch.Tensor):
-        torch._check(A.dtype == torch.int8, lambda: f"bitsandbytes::int8_vectorwise_dequant: A must be int8, got {A.dtype}")
+        torch._check(
+            A.dtype == torch.int8, lambda: f"bitsandbytes::int8_vectorwise_dequant: A must be int8, got {A.dtype}"
+        )
         return torch.empty_like(A, dtype=torch.float32)
 
     def _int8_matmul_shape(A, B):
         torch._check(A.dtype == torch.int8, lambda: f"bitsandbytes::int8_linear_matmul: A must be int8, got {A.dtype}")
         torch._check(B.dtype == torch.int8, lambda: f"bitsandbytes::int8_linear_matmul: B must be int8, got {B.dtype}")
-        torch._check(A.shape[-1] == B.shape[-1], lambda: f"bitsandbytes::int8_linear_matmul: A has {A.shape[-1]} columns but B has {B.shape[-1]}")
+        torch._check(
+            A.shape[-1] == B.shape[-1],
+            lambda: f"bitsandbytes::int8_linear_matmul: A has {A.shape[-1]} columns but B has {B.shape[-1]}",
+        )
         return (*A.shape[:-1], B.shape[0])
 
     @register_fake("bitsandbytes::int8_linear_matmul")
@@ -142,8 +195,13 @@ def _register_fakes() -> None:
     @register_fake("bitsandbytes::int8_linear_matmul.out")
     def _(A, B, out):
         shape = _int8_matmul_shape(A, B)
-        torch._check(out.shape == shape, lambda: f"bitsandbytes::int8_linear_matmul: out has shape {tuple(out.shape)}, expected {shape}")
-        torch._check(out.dtype == torch.int32, lambda: f"bitsandbytes::int8_linear_matmul: out must be int32, got {out.dtype}")
+        torch._check(
+            out.shape == shape,
+            lambda: f"bitsandbytes::int8_linear_matmul: out has shape {tuple(out.shape)}, expected {shape}",
+        )
+        torch._check(
+            out.dtype == torch.int32, lambda: f"bitsandbytes::int8_linear_matmul: out must be int32, got {out.dtype}"
+        )
 
     @register_fake("bitsandbytes::int8_mm_dequant")
     def _(A, row_stats, col_stats, dtype=None, bias=None):
@@ -175,12 +233,57 @@ def _register_fakes() -> None:
         return out_row, out_col, row_stats, col_stats, A.new_empty(outlier_cols, dtype=torch.int64)
 
     @register_fake("bitsandbytes::optimizer_update_32bit")
-    def _(optimizer_name, g, p, state1, state2, unorm_vec, max_unorm, param_norm, beta1, beta2, beta3, alpha, eps, weight_decay, step, lr, gnorm_scale, skip_zeros=False):
-        torch._check(g.numel() == p.numel(), lambda: f"bitsandbytes::optimizer_update_32bit: g has {g.numel()} elements, p has {p.numel()}")
+    def _(
+        optimizer_name,
+        g,
+        p,
+        state1,
+        state2,
+        unorm_vec,
+        max_unorm,
+        param_norm,
+        beta1,
+        beta2,
+        beta3,
+        alpha,
+        eps,
+        weight_decay,
+        step,
+        lr,
+        gnorm_scale,
+        skip_zeros=False,
+    ):
+        torch._check(
+            g.numel() == p.numel(),
+            lambda: f"bitsandbytes::optimizer_update_32bit: g has {g.numel()} elements, p has {p.numel()}",
+        )
 
     @register_fake("bitsandbytes::optimizer_update_8bit_blockwise")
-    def _(optimizer_name, g, p, state1, state2, beta1, beta2, beta3, alpha, eps, step, lr, qmap1, qmap2, absmax1, absmax2, weight_decay, gnorm_scale, skip_zeros=False):
-        torch._check(g.numel() == p.numel(), lambda: f"bitsandbytes::optimizer_update_8bit_blockwise: g has {g.numel()} elements, p has {p.numel()}")
+    def _(
+        optimizer_name,
+        g,
+        p,
+        state1,
+        state2,
+        beta1,
+        beta2,
+        beta3,
+        alpha,
+        eps,
+        step,
+        lr,
+        qmap1,
+        qmap2,
+        absmax1,
+        absmax2,
+        weight_decay,
+        gnorm_scale,
+        skip_zeros=False,
+    ):
+        torch._check(
+            g.numel() == p.numel(),
+            lambda: f"bitsandbytes::optimizer_update_8bit_blockwise: g has {g.numel()} elements, p has {p.numel()}",
+        )
 
 
 if native_available():

@@ -18,7 +18,9 @@ except (ImportError, OSError) as _err:  # pragma: no cover - exercised by the di
     _C = None
     NATIVE_LOAD_ERROR = _err
 
-BUILD_INFO: dict = _C.build_info() if _C is not None else {"cuda": False, "hip": False, "gpu_archs": "", "gpu_toolkit": ""}
+BUILD_INFO: dict = (
+    _C.build_info() if _C is not None else {"cuda": False, "hip": False, "gpu_archs": "", "gpu_toolkit": ""}
+)
 
 #: True when the library was built for ROCm (downstream test helpers import it).
 HIP_ENVIRONMENT: bool = bool(BUILD_INFO.get("hip")) or getattr(torch.version, "hip", None) is not None

@@ -82,7 +82,9 @@ def create_normal_map(offset: float = 0.9677083, use_extra_value: bool = True) -
     return values
 
 
-def create_fp8_map(signed: bool = True, exponent_bits: int = 5, precision_bits: int = 2, total_bits: int = 8) -> torch.Tensor:
+def create_fp8_map(
+    signed: bool = True, exponent_bits: int = 5, precision_bits: int = 2, total_bits: int = 8
+) -> torch.Tensor:
     """Every value of a small float format (sign, exponent_bits, precision_bits, with
     subnormals), normalised by its maximum and padded with zeros to 256 entries."""
     has_sign = 1 if signed else 0

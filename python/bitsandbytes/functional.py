@@ -66,7 +66,12 @@ def quantize_blockwise(
         scales -= offset
         qabsmax, state2 = quantize_blockwise(scales, blocksize=blocksize, nested=False)
         state = QuantState(
-            absmax=qabsmax, code=code.to(A.device, copy=True), blocksize=blocksize, dtype=A.dtype, offset=offset, state2=state2
+            absmax=qabsmax,
+            code=code.to(A.device, copy=True),
+            blocksize=blocksize,
+            dtype=A.dtype,
+            offset=offset,
+            state2=state2,
         )
     else:
         state = QuantState(absmax=scales, code=code.to(A.device, copy=True), blocksize=blocksize, dtype=A.dtype)
@@ -101,7 +106,10 @@ def dequantize_blockwise(
         raise ValueError("dequantize_blockwise needs either quant_state or absmax")
     if quant_state is None:
         quant_state = QuantState(
-            absmax=absmax, code=code if code is not None else _dynamic_map(A.device), blocksize=blocksize, dtype=torch.float32
+            absmax=absmax,
+            code=code if code is not None else _dynamic_map(A.device),
+            blocksize=blocksize,
+            dtype=torch.float32,
         )
     scales = _absmax_of(quant_state)
     qcode = quant_state.code.to(A.device)
@@ -148,7 +156,9 @@ def quantize_4bit(
             state2=state2,
         )
     else:
-        state = QuantState(absmax=scales, shape=A.shape, dtype=A.dtype, blocksize=blocksize, code=code, quant_type=quant_type)
+        state = QuantState(
+            absmax=scales, shape=A.shape, dtype=A.dtype, blocksize=blocksize, code=code, quant_type=quant_type
+        )
     if out is not None:
         packed = out.copy_(packed)
     if absmax is not None:
@@ -182,15 +192,21 @@ def dequantize_4bit(
     if quant_state is None:
         if absmax is None or out is None:
             raise ValueError("dequantize_4bit needs a quant_state, or both absmax and out")
-        quant_state = QuantState(absmax=absmax, shape=out.shape, dtype=out.dtype, blocksize=blocksize, quant_type=quant_type)
+        quant_state = QuantState(
+            absmax=absmax, shape=out.shape, dtype=out.dtype, blocksize=blocksize, quant_type=quant_type
+        )
     if quant_state.shape is None or quant_state.dtype is None or quant_state.quant_type is None:
         raise ValueError(f"dequantize_4bit: incomplete quant_state {quant_state!r}")
     scales = _absmax_of(quant_state)
     shape = list(quant_state.shape)
     if out is not None:
-        _ops().dequantize_4bit.out(A, scales, quant_state.blocksize, quant_state.quant_type, shape, quant_state.dtype, out=out)
+        _ops().dequantize_4bit.out(
+            A, scales, quant_state.blocksize, quant_state.quant_type, shape, quant_state.dtype, out=out
+        )
     else:
-        out = _ops().dequantize_4bit.default(A, scales, quant_state.blocksize, quant_state.quant_type, shape, quant_state.dtype)
+        out = _ops().dequantize_4bit.default(
+            A, scales, quant_state.blocksize, quant_state.quant_type, shape, quant_state.dtype
+        )
     if A.shape[0] == 1:  # a transposed packed weight: transpose back
         return out.t()
     return out

@@ -82,8 +82,7 @@ class QuantState:
         packed_keys = [k for k, v in qs_dict.items() if "quant_state" in k and isinstance(v, torch.Tensor)]
         if not packed_keys and "quant_type" not in qs_dict:
             raise ValueError(
-                "bitsandbytes: expected packed or unpacked quant_state items, found neither "
-                f"(keys: {sorted(qs_dict)})"
+                f"bitsandbytes: expected packed or unpacked quant_state items, found neither (keys: {sorted(qs_dict)})"
             )
         if packed_keys:
             if len(packed_keys) != 1 or packed_keys[0].split(".")[-1] not in cls.valid_qs_type_keys:
@@ -112,7 +111,9 @@ class QuantState:
                 k for k in ("nested_blocksize", "nested_quant_map", "nested_dtype", "nested_offset") if k not in qs_dict
             ]
             if nested_missing:
-                raise ValueError(f"bitsandbytes: corrupted quant_state: nested_absmax present but {nested_missing} missing")
+                raise ValueError(
+                    f"bitsandbytes: corrupted quant_state: nested_absmax present but {nested_missing} missing"
+                )
             offset = torch.tensor(float(qs_dict["nested_offset"])).to(device)
             state2 = cls(
                 absmax=qs_dict["nested_absmax"].to(device),
@@ -152,7 +153,9 @@ class QuantState:
             )
         if self.nested:
             if self.absmax.dtype != torch.uint8:
-                raise ValueError(f"bitsandbytes: mismatched quant_state: nested absmax must be uint8, got {self.absmax.dtype}")
+                raise ValueError(
+                    f"bitsandbytes: mismatched quant_state: nested absmax must be uint8, got {self.absmax.dtype}"
+                )
             inner = -(-blocks // int(self.state2.blocksize))
             if self.state2.absmax.numel() != inner:
                 raise ValueError(

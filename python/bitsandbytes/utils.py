@@ -30,7 +30,9 @@ def unpack_tensor_to_dict(tensor_data: torch.Tensor) -> dict:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"bitsandbytes: corrupted packed quant_state (not UTF-8 JSON): {err}") from err
     if not isinstance(result, dict):
-        raise ValueError(f"bitsandbytes: corrupted packed quant_state: expected a JSON object, got {type(result).__name__}")
+        raise ValueError(
+            f"bitsandbytes: corrupted packed quant_state: expected a JSON object, got {type(result).__name__}"
+        )
     return result
 
 

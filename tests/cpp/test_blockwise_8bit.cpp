@@ -25,8 +25,8 @@ void check_quantize_paths(const std::vector<float>& values, int64_t bs, DType dt
   const int64_t n = static_cast<int64_t>(input.size()), blocks = num_blocks(n, bs);
   std::vector<uint8_t> ref_q;
   std::vector<float> ref_absmax;
-  for (const auto& path :
-       test::paths<QuantizeBlockwiseFn>(quantize_blockwise_scalar, quantize_blockwise_avx2, quantize_blockwise_avx512)) {
+  for (const auto& path : test::paths<QuantizeBlockwiseFn>(quantize_blockwise_scalar, quantize_blockwise_avx2,
+                                                           quantize_blockwise_avx512)) {
     std::vector<uint8_t> q(n, 0xAA);
     std::vector<float> absmax(blocks, -1.0f);
     const QuantizeBlockwiseArgs a{input.data(), dtype, n, bs, signed_lut().data(), nullptr, q.data(), absmax.data()};
@@ -84,8 +84,8 @@ TEST_CASE("dequantize_blockwise: every SIMD path equals the definition", "[block
       absmax[0] = NAN;
       for (DType dt : {DType::kF32, DType::kF16, DType::kBF16}) {
         std::vector<uint8_t> ref;
-        for (const auto& path : test::paths<DequantizeBlockwiseFn>(dequantize_blockwise_scalar, dequantize_blockwise_avx2,
-                                                                    dequantize_blockwise_avx512)) {
+        for (const auto& path : test::paths<DequantizeBlockwiseFn>(
+                 dequantize_blockwise_scalar, dequantize_blockwise_avx2, dequantize_blockwise_avx512)) {
           const size_t es = dt == DType::kF32 ? 4 : 2;
           std::vector<uint8_t> out(n * es);
           const DequantizeBlockwiseArgs a{q.data(), code.data(), absmax.data(), n, bs, out.data(), dt};

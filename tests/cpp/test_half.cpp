@@ -55,7 +55,7 @@ TEST_CASE("fp32 -> fp16 rounds to nearest even, subnormals and overflow included
   CHECK(fp16_from_f32(65504.0f).bits == 0x7BFF);
   CHECK(fp16_from_f32(65520.0f).bits == 0x7C00);  // rounds to inf
   CHECK(fp16_from_f32(-0.0f).bits == 0x8000);
-  CHECK(fp16_from_f32(5.960464477539063e-08f).bits == 0x0001);  // smallest subnormal
+  CHECK(fp16_from_f32(5.960464477539063e-08f).bits == 0x0001);   // smallest subnormal
   CHECK(fp16_from_f32(2.9802322387695312e-08f).bits == 0x0000);  // exactly half: ties to even (0)
 }
 

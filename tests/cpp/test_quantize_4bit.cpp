@@ -38,7 +38,8 @@ void check_all_paths_identical(const std::vector<float>& values, int64_t blocksi
 TEST_CASE("quantize_4bit: every SIMD path equals the scalar path bit for bit", "[quantize_4bit]") {
   for (QuantType qt : {QuantType::kNF4, QuantType::kFP4}) {
     for (int64_t bs : {32, 64, 128, 256, 512, 1024, 2048, 4096}) {
-      for (int64_t n : {int64_t{1}, int64_t{2}, int64_t{15}, int64_t{17}, bs - 1, bs, bs + 1, 3 * bs + 33, int64_t{9001}}) {
+      for (int64_t n :
+           {int64_t{1}, int64_t{2}, int64_t{15}, int64_t{17}, bs - 1, bs, bs + 1, 3 * bs + 33, int64_t{9001}}) {
         const auto v = test::test_values(n, static_cast<uint32_t>(n * 31 + bs));
         check_all_paths_identical<float>(v, bs, qt, DType::kF32);
         check_all_paths_identical<fp16_t>(v, bs, qt, DType::kF16);
@@ -50,23 +51,24 @@ TEST_CASE("quantize_4bit: every SIMD path equals the scalar path bit for bit", "
 
 TEST_CASE("quantize_4bit: zero, NaN and Inf blocks", "[quantize_4bit]") {
   std::vector<float> v(192, 0.0f);
-  v[70] = NAN;         // block 1
-  v[130] = INFINITY;   // block 2
+  v[70] = NAN;        // block 1
+  v[130] = INFINITY;  // block 2
   v[131] = 0.5f;
   std::vector<uint8_t> packed(96);
   std::vector<float> absmax(3);
   const Quantize4bitArgs a{v.data(), DType::kF32, 192, 64, QuantType::kNF4, packed.data(), absmax.data()};
   quantize_4bit_scalar(a, 0, 3);
-  CHECK(absmax[0] == 0.0f);          // a full all-zero block keeps its raw maximum
-  CHECK(packed[0] == 0x77);          // ... and encodes as the zero code
+  CHECK(absmax[0] == 0.0f);  // a full all-zero block keeps its raw maximum
+  CHECK(packed[0] == 0x77);  // ... and encodes as the zero code
   CHECK(std::isnan(absmax[1]));
-  CHECK(packed[40] == 0xFF);         // NaN scales everything to NaN: the top code
+  CHECK(packed[40] == 0xFF);  // NaN scales everything to NaN: the top code
   CHECK(std::isinf(absmax[2]));
-  CHECK(packed[65] == 0xF7);         // inf * (1/inf) = NaN -> 15; 0.5 * (1/inf) = 0 -> zero code
+  CHECK(packed[65] == 0xF7);  // inf * (1/inf) = NaN -> 15; 0.5 * (1/inf) = 0 -> zero code
   CHECK(packed[64] == 0x77);
 }
 
-TEST_CASE("quantize_4bit: partial last block clamps its stored absmax, odd tail pads with the zero code", "[quantize_4bit]") {
+TEST_CASE("quantize_4bit: partial last block clamps its stored absmax, odd tail pads with the zero code",
+          "[quantize_4bit]") {
   std::vector<float> v(7, 0.0f);
   v[5] = NAN;
   std::vector<uint8_t> packed(4);

@@ -81,7 +81,9 @@ def quantize_blockwise(A: torch.Tensor, code: torch.Tensor, blocksize: int) -> t
     return q.reshape(A.shape), absmax
 
 
-def quantize_blockwise_nearest(A: torch.Tensor, code: torch.Tensor, blocksize: int) -> tuple[torch.Tensor, torch.Tensor]:
+def quantize_blockwise_nearest(
+    A: torch.Tensor, code: torch.Tensor, blocksize: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact nearest code (ties to the lower index): the GPU kernels' rule."""
     blocks, n = _blocks(A, blocksize)
     mag = blocks.abs()

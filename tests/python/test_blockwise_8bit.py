@@ -3,10 +3,11 @@ original's golden bytes, every SIMD path, quality floors and bad input."""
 
 import pytest
 import torch
-from conftest import load_fixture
 
 import bitsandbytes.functional as F
+
 import reference as ref
+from conftest import load_fixture
 
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
 
@@ -124,9 +125,9 @@ def test_empty_tensor():
 
 
 def test_all_simd_paths_identical():
-    from conftest import available_simd_levels
-
     from bitsandbytes import cextension
+
+    from conftest import available_simd_levels
 
     x = _input(70001, torch.float16)
     code = F.create_dynamic_map()
@@ -163,13 +164,17 @@ def test_invalid_dtypes():
     with pytest.raises(TypeError, match="A must be torch.uint8, got torch.float32"):
         torch.ops.bitsandbytes.dequantize_blockwise(torch.zeros(10), torch.ones(1), code, 64, torch.float32)
     with pytest.raises(TypeError, match="dtype must be float16, bfloat16 or float32, got torch.int8"):
-        torch.ops.bitsandbytes.dequantize_blockwise(torch.zeros(10, dtype=torch.uint8), torch.ones(1), code, 64, torch.int8)
+        torch.ops.bitsandbytes.dequantize_blockwise(
+            torch.zeros(10, dtype=torch.uint8), torch.ones(1), code, 64, torch.int8
+        )
 
 
 def test_absmax_too_short():
     code = F.create_dynamic_map()
     with pytest.raises(ValueError, match="absmax has 1 entries but 100 elements in blocks of 64 need 2"):
-        torch.ops.bitsandbytes.dequantize_blockwise(torch.zeros(100, dtype=torch.uint8), torch.ones(1), code, 64, torch.float32)
+        torch.ops.bitsandbytes.dequantize_blockwise(
+            torch.zeros(100, dtype=torch.uint8), torch.ones(1), code, 64, torch.float32
+        )
 
 
 def test_dequantize_needs_a_state():

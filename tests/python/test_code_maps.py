@@ -3,23 +3,26 @@ builder against a pure-PyTorch rendering of SPEC's algorithm."""
 
 import pytest
 import torch
-from conftest import load_fixture
 
 import bitsandbytes.functional as F
-import reference as ref
 from bitsandbytes import cextension
+
+import reference as ref
+from conftest import load_fixture
 
 
 def test_4bit_tables_equal_spec():
     assert torch.equal(F.get_4bit_type("nf4"), ref.NF4)
     assert torch.equal(F.get_4bit_type("fp4"), ref.FP4)
     assert F.get_4bit_type("nf4").device.type == "cpu"  # the original defaults to "cuda"
-    assert torch.equal(F.get_4bit_type("int4"), torch.tensor([7, 6, 5, 4, 3, 2, 1, 0, -0.0, -1, -2, -3, -4, -5, -6, -7]) / 7)
+    assert torch.equal(
+        F.get_4bit_type("int4"), torch.tensor([7, 6, 5, 4, 3, 2, 1, 0, -0.0, -1, -2, -3, -4, -5, -6, -7]) / 7
+    )
 
 
 def test_python_reads_tables_from_native_library():
-    assert cextension._C.NF4_CODE == ref.NF4.tolist()
-    assert cextension._C.FP4_CODE == ref.FP4.tolist()
+    assert ref.NF4.tolist() == cextension._C.NF4_CODE
+    assert ref.FP4.tolist() == cextension._C.FP4_CODE
 
 
 def _dynamic_map_reference(signed=True, max_exponent_bits=7, total_bits=8):
@@ -57,7 +60,12 @@ def test_dynamic_map_landmarks():
     assert s[254].item() == pytest.approx(0.99296875)
     assert not (s == -1).any()
     u = F.create_dynamic_map(False)
-    assert u[0] == 0 and u[1].item() == pytest.approx(3.25e-7) and u[254].item() == pytest.approx(0.99648438) and u[255] == 1
+    assert (
+        u[0] == 0
+        and u[1].item() == pytest.approx(3.25e-7)
+        and u[254].item() == pytest.approx(0.99648438)
+        and u[255] == 1
+    )
 
 
 def test_dynamic_map_rejects_what_does_not_fit():

@@ -55,6 +55,12 @@ def test_import_survives_a_broken_native_library(tmp_path):
         "import bitsandbytes.functional as F\n"
         "try:\n    F.quantize_4bit(torch.randn(64))\nexcept RuntimeError as e:\n    print('ERR', e)\n"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(tmp_path), env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
     assert r.returncode == 0, r.stderr
     assert "ERR bitsandbytes: this operation needs the native library, which failed to load" in r.stdout

@@ -31,7 +31,9 @@ def test_cextension_globals():
 
 def test_import_is_silent_and_needs_no_gpu():
     code = "import bitsandbytes, bitsandbytes.functional, bitsandbytes.utils"
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"CUDA_VISIBLE_DEVICES": "", "PATH": ""})
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"CUDA_VISIBLE_DEVICES": "", "PATH": ""}
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout == "" and r.stderr == ""
 

@@ -38,7 +38,9 @@ def test_packed_dict_roundtrip(nested):
     assert all(isinstance(v, torch.Tensor) for v in packed.values())
     assert list(packed)[-1] == key and packed[key].dtype == torch.uint8 and packed[key].dim() == 1
     meta = json.loads(bytes(packed[key].tolist()).decode("utf-8"))
-    expected = ["quant_type", "blocksize", "dtype", "shape"] + (["nested_blocksize", "nested_dtype", "nested_offset"] if nested else [])
+    expected = ["quant_type", "blocksize", "dtype", "shape"] + (
+        ["nested_blocksize", "nested_dtype", "nested_offset"] if nested else []
+    )
     assert list(meta) == expected
     # with the module prefixes a state dict has
     prefixed = {f"model.layers.0.weight.{k}": v for k, v in packed.items()}

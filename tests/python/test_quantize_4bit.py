@@ -5,10 +5,11 @@ import itertools
 
 import pytest
 import torch
-from conftest import load_fixture
 
 import bitsandbytes.functional as F
+
 import reference as ref
+from conftest import load_fixture
 
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
 BLOCKSIZES = [32, 64, 128, 256, 512, 1024, 2048, 4096]
@@ -51,9 +52,9 @@ def test_dequantize_matches_reference(simd_level, dtype, quant_type, blocksize):
 
 
 def test_all_simd_paths_identical():
-    from conftest import available_simd_levels
-
     from bitsandbytes import cextension
+
+    from conftest import available_simd_levels
 
     x = _input(50001, torch.bfloat16)
     results = []
@@ -79,7 +80,9 @@ def test_golden_bytes_from_original(quant_type, dtype_name):
         packed, state = F.quantize_4bit(x, blocksize=bs, quant_type=quant_type)
         assert torch.equal(packed, fx[f"{key}.packed"]), key
         torch.testing.assert_close(state.absmax, fx[f"{key}.absmax"], rtol=0, atol=0, equal_nan=True)
-        torch.testing.assert_close(F.dequantize_4bit(packed, state), fx[f"{key}.dequant"], rtol=0, atol=0, equal_nan=True)
+        torch.testing.assert_close(
+            F.dequantize_4bit(packed, state), fx[f"{key}.dequant"], rtol=0, atol=0, equal_nan=True
+        )
 
 
 @pytest.mark.parametrize("quant_type", QUANT_TYPES)
@@ -88,7 +91,9 @@ def test_golden_bytes_from_original(quant_type, dtype_name):
 def test_golden_double_quant_from_original(quant_type, dtype_name, blocksize):
     fx = load_fixture("quantize_4bit_nested")
     key = f"{quant_type}_{dtype_name}_{blocksize}"
-    packed, st = F.quantize_4bit(fx[f"{key}.input"], blocksize=blocksize, quant_type=quant_type, compress_statistics=True)
+    packed, st = F.quantize_4bit(
+        fx[f"{key}.input"], blocksize=blocksize, quant_type=quant_type, compress_statistics=True
+    )
     assert torch.equal(packed, fx[f"{key}.packed"])
     assert torch.equal(st.absmax, fx[f"{key}.qabsmax"])
     assert torch.equal(st.offset, fx[f"{key}.offset"])
@@ -173,7 +178,9 @@ def test_invalid_blocksize(bs):
     with pytest.raises(ValueError, match=f"blocksize must be a power of two from 32 to 4096, got {bs}"):
         torch.ops.bitsandbytes.quantize_4bit(torch.randn(128), bs, "nf4", torch.uint8)
     with pytest.raises(ValueError, match="blocksize"):
-        torch.ops.bitsandbytes.dequantize_4bit(torch.zeros(64, dtype=torch.uint8), torch.ones(2), bs, "nf4", [128], torch.float32)
+        torch.ops.bitsandbytes.dequantize_4bit(
+            torch.zeros(64, dtype=torch.uint8), torch.ones(2), bs, "nf4", [128], torch.float32
+        )
 
 
 @pytest.mark.parametrize("dtype", [torch.int8, torch.int32, torch.float64, torch.uint8], ids=str)

@@ -44,7 +44,8 @@ void quantize_blockwise_scalar(const QuantizeBlockwiseArgs& a, int64_t block_beg
 }
 
 void dequantize_blockwise_scalar(const DequantizeBlockwiseArgs& a, int64_t block_begin, int64_t block_end) {
-  dispatch_dtype(a.dtype, [&](auto tag) { dequantize_blocks<typename decltype(tag)::type>(a, block_begin, block_end); });
+  dispatch_dtype(a.dtype,
+                 [&](auto tag) { dequantize_blocks<typename decltype(tag)::type>(a, block_begin, block_end); });
 }
 
 void quantize_blockwise(const QuantizeBlockwiseArgs& a, int64_t block_begin, int64_t block_end) {

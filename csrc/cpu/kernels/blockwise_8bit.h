@@ -5,9 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
-#include "../../common/format.h"
 #include "../../common/args.h"
+#include "../../common/format.h"
 #include "../../common/half.h"
 
 namespace bnb::cpu {
@@ -15,7 +16,20 @@ namespace bnb::cpu {
 // kGridPoints entries plus padding so 4-byte gathers never read past the end.
 inline constexpr int64_t kGridLutBytes = kGridPoints + 4;
 
-
+// The SIMD paths compute grid indices a chunk at a time, then read the table
+// with plain loads: on current x86 cores these beat a hardware gather ~1.4x.
+inline constexpr int kGridChunk = 256;
+inline void read_grid_lut(const uint8_t* lut, const uint32_t* idx, uint8_t* out, int64_t count) {
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const uint64_t w = static_cast<uint64_t>(lut[idx[i]]) | static_cast<uint64_t>(lut[idx[i + 1]]) << 8 |
+                       static_cast<uint64_t>(lut[idx[i + 2]]) << 16 | static_cast<uint64_t>(lut[idx[i + 3]]) << 24 |
+                       static_cast<uint64_t>(lut[idx[i + 4]]) << 32 | static_cast<uint64_t>(lut[idx[i + 5]]) << 40 |
+                       static_cast<uint64_t>(lut[idx[i + 6]]) << 48 | static_cast<uint64_t>(lut[idx[i + 7]]) << 56;
+    std::memcpy(out + i, &w, 8);
+  }
+  for (; i < count; ++i) out[i] = lut[idx[i]];
+}
 
 using QuantizeBlockwiseFn = void (*)(const QuantizeBlockwiseArgs&, int64_t, int64_t);
 using DequantizeBlockwiseFn = void (*)(const DequantizeBlockwiseArgs&, int64_t, int64_t);

@@ -1,5 +1,5 @@
-// AVX2 paths of 8-bit blockwise (de)quantization: 8 values per step, gathers
-// for the grid table and the code.
+// AVX2 paths of 8-bit blockwise (de)quantization: grid indices 8 at a time,
+// the grid table read with plain loads; gathers for the code.
 #include <algorithm>
 
 #include "../../common/dispatch.h"
@@ -11,18 +11,12 @@ namespace {
 
 using namespace avx2;
 
-inline uint64_t lookup8(const uint8_t* lut, __m256 s) {
+inline __m256i grid_index8(__m256 s) {
   __m256 v = _mm256_mul_ps(_mm256_add_ps(s, _mm256_set1_ps(1.0f)), _mm256_set1_ps(32767.5f));
   v = _mm256_add_ps(v, _mm256_set1_ps(0.5f));
   v = _mm256_max_ps(v, _mm256_setzero_ps());  // NaN -> 0 (second operand)
   v = _mm256_min_ps(v, _mm256_set1_ps(65535.0f));
-  const __m256i bytes = _mm256_i32gather_epi32(reinterpret_cast<const int*>(lut), _mm256_cvttps_epi32(v), 1);
-  const __m256i low = _mm256_shuffle_epi8(
-      bytes, _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1, -1, -1,
-                              -1, -1, -1, -1, -1, -1, -1, -1));
-  const uint64_t lo = static_cast<uint32_t>(_mm256_extract_epi32(low, 0));
-  const uint64_t hi = static_cast<uint32_t>(_mm256_extract_epi32(low, 4));
-  return lo | (hi << 32);
+  return _mm256_cvttps_epi32(v);
 }
 
 template <typename T>
@@ -34,15 +28,17 @@ void quantize_blocks(const QuantizeBlockwiseArgs& a, int64_t block_begin, int64_
     const float amax = block_absmax<false>(x + start, len);
     a.absmax[b] = amax;
     const __m256 inv = _mm256_set1_ps(1.0f / amax);
-    uint8_t* out = a.out + start;
-    int64_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-      const uint64_t bytes = lookup8(a.grid_lut, _mm256_mul_ps(load8(x + start + i), inv));
-      std::memcpy(out + i, &bytes, 8);
-    }
-    if (i < len) {
-      const uint64_t bytes = lookup8(a.grid_lut, _mm256_mul_ps(load8_partial(x + start + i, len - i), inv));
-      std::memcpy(out + i, &bytes, static_cast<size_t>(len - i));
+    alignas(32) uint32_t idx[kGridChunk];
+    for (int64_t c = 0; c < len; c += kGridChunk) {
+      const int64_t count = std::min<int64_t>(kGridChunk, len - c);
+      const T* src = x + start + c;
+      int64_t i = 0;
+      for (; i + 8 <= count; i += 8)
+        _mm256_store_si256(reinterpret_cast<__m256i*>(idx + i), grid_index8(_mm256_mul_ps(load8(src + i), inv)));
+      if (i < count)
+        _mm256_store_si256(reinterpret_cast<__m256i*>(idx + i),
+                           grid_index8(_mm256_mul_ps(load8_partial(src + i, count - i), inv)));
+      read_grid_lut(a.grid_lut, idx, a.out + start + c, count);
     }
   }
 }
@@ -78,7 +74,8 @@ void quantize_blockwise_avx2(const QuantizeBlockwiseArgs& a, int64_t block_begin
 }
 
 void dequantize_blockwise_avx2(const DequantizeBlockwiseArgs& a, int64_t block_begin, int64_t block_end) {
-  dispatch_dtype(a.dtype, [&](auto tag) { dequantize_blocks<typename decltype(tag)::type>(a, block_begin, block_end); });
+  dispatch_dtype(a.dtype,
+                 [&](auto tag) { dequantize_blocks<typename decltype(tag)::type>(a, block_begin, block_end); });
 }
 
 }  // namespace bnb::cpu

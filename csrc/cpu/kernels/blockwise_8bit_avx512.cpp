@@ -1,5 +1,5 @@
-// AVX-512 paths of 8-bit blockwise (de)quantization: 16 values per step; the
-// grid table and the code are read with gathers (both stay in L1/L2).
+// AVX-512 paths of 8-bit blockwise (de)quantization: grid indices 16 at a time,
+// the grid table read with plain loads; the code read with gathers (L1).
 #include <algorithm>
 
 #include "../../common/dispatch.h"
@@ -20,11 +20,6 @@ inline __m512i grid_index16(__m512 s) {
   return _mm512_cvttps_epi32(v);
 }
 
-inline __m128i lookup16(const uint8_t* lut, __m512 s) {
-  const __m512i bytes = _mm512_i32gather_epi32(grid_index16(s), lut, 1);
-  return _mm512_cvtepi32_epi8(bytes);  // keeps the low byte
-}
-
 template <typename T>
 void quantize_blocks(const QuantizeBlockwiseArgs& a, int64_t block_begin, int64_t block_end) {
   const T* x = static_cast<const T*>(a.input);
@@ -34,13 +29,14 @@ void quantize_blocks(const QuantizeBlockwiseArgs& a, int64_t block_begin, int64_
     const float amax = block_absmax<false>(x + start, len);
     a.absmax[b] = amax;
     const __m512 inv = _mm512_set1_ps(1.0f / amax);
-    uint8_t* out = a.out + start;
-    int64_t i = 0;
-    for (; i + 16 <= len; i += 16)
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), lookup16(a.grid_lut, _mm512_mul_ps(load16(x + start + i), inv)));
-    if (i < len) {
-      const __mmask16 m = first_n(len - i);
-      _mm_mask_storeu_epi8(out + i, m, lookup16(a.grid_lut, _mm512_mul_ps(load16(x + start + i, m), inv)));
+    alignas(64) uint32_t idx[kGridChunk];
+    for (int64_t c = 0; c < len; c += kGridChunk) {
+      const int64_t count = std::min<int64_t>(kGridChunk, len - c);
+      const T* src = x + start + c;
+      int64_t i = 0;
+      for (; i + 16 <= count; i += 16) _mm512_store_si512(idx + i, grid_index16(_mm512_mul_ps(load16(src + i), inv)));
+      if (i < count) _mm512_store_si512(idx + i, grid_index16(_mm512_mul_ps(load16(src + i, first_n(count - i)), inv)));
+      read_grid_lut(a.grid_lut, idx, a.out + start + c, count);
     }
   }
 }
@@ -73,7 +69,8 @@ void quantize_blockwise_avx512(const QuantizeBlockwiseArgs& a, int64_t block_beg
 }
 
 void dequantize_blockwise_avx512(const DequantizeBlockwiseArgs& a, int64_t block_begin, int64_t block_end) {
-  dispatch_dtype(a.dtype, [&](auto tag) { dequantize_blocks<typename decltype(tag)::type>(a, block_begin, block_end); });
+  dispatch_dtype(a.dtype,
+                 [&](auto tag) { dequantize_blocks<typename decltype(tag)::type>(a, block_begin, block_end); });
 }
 
 }  // namespace bnb::cpu

@@ -29,8 +29,7 @@ CpuFeatures detect() {
   if (__get_cpuid_max(0, nullptr) < 7) return f;
   __cpuid_count(7, 0, a, b, c, d);
   const bool avx2 = b & (1u << 5);
-  const bool avx512f = b & (1u << 16), avx512dq = b & (1u << 17), avx512bw = b & (1u << 30),
-             avx512vl = b & (1u << 31);
+  const bool avx512f = b & (1u << 16), avx512dq = b & (1u << 17), avx512bw = b & (1u << 30), avx512vl = b & (1u << 31);
   f.avx2 = ymm_os && avx2 && fma && f16c;
   f.avx512 = f.avx2 && zmm_os && avx512f && avx512dq && avx512bw && avx512vl;
   f.avx512_vbmi = f.avx512 && (c & (1u << 1));
@@ -95,10 +94,14 @@ const char* simd_level_name(SimdLevel level) {
 }
 
 bool parse_simd_level(const std::string& name, SimdLevel* out) {
-  if (name == "scalar") *out = SimdLevel::kScalar;
-  else if (name == "avx2") *out = SimdLevel::kAvx2;
-  else if (name == "avx512") *out = SimdLevel::kAvx512;
-  else return false;
+  if (name == "scalar")
+    *out = SimdLevel::kScalar;
+  else if (name == "avx2")
+    *out = SimdLevel::kAvx2;
+  else if (name == "avx512")
+    *out = SimdLevel::kAvx512;
+  else
+    return false;
   return true;
 }
 

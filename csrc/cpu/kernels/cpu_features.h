@@ -20,8 +20,8 @@ struct CpuFeatures {
 };
 
 const CpuFeatures& cpu_features();
-SimdLevel detected_simd_level();  // best the machine supports
-SimdLevel simd_level();           // the level kernels use now
+SimdLevel detected_simd_level();       // best the machine supports
+SimdLevel simd_level();                // the level kernels use now
 void set_simd_level(SimdLevel level);  // clamped to detected_simd_level()
 const char* simd_level_name(SimdLevel level);
 bool parse_simd_level(const std::string& name, SimdLevel* out);

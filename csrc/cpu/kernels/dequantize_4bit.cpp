@@ -28,13 +28,14 @@ void dequantize_blocks(const Dequantize4bitArgs& a, int64_t block_begin, int64_t
 }  // namespace
 
 void dequantize_4bit_scalar(const Dequantize4bitArgs& a, int64_t block_begin, int64_t block_end) {
-  dispatch_dtype(a.dtype, [&](auto tag) { dequantize_blocks<typename decltype(tag)::type>(a, block_begin, block_end); });
+  dispatch_dtype(a.dtype,
+                 [&](auto tag) { dequantize_blocks<typename decltype(tag)::type>(a, block_begin, block_end); });
 }
 
 void dequantize_4bit(const Dequantize4bitArgs& a, int64_t block_begin, int64_t block_end) {
 #if defined(BNB_HAVE_X86_KERNELS)
-  select_kernel<Dequantize4bitFn>(dequantize_4bit_scalar, dequantize_4bit_avx2, dequantize_4bit_avx512)(
-      a, block_begin, block_end);
+  select_kernel<Dequantize4bitFn>(dequantize_4bit_scalar, dequantize_4bit_avx2, dequantize_4bit_avx512)(a, block_begin,
+                                                                                                        block_end);
 #else
   dequantize_4bit_scalar(a, block_begin, block_end);
 #endif

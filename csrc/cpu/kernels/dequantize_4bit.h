@@ -4,12 +4,11 @@
 
 #include <cstdint>
 
-#include "../../common/format.h"
 #include "../../common/args.h"
+#include "../../common/format.h"
 #include "../../common/half.h"
 
 namespace bnb::cpu {
-
 
 using Dequantize4bitFn = void (*)(const Dequantize4bitArgs&, int64_t block_begin, int64_t block_end);
 void dequantize_4bit_scalar(const Dequantize4bitArgs& a, int64_t block_begin, int64_t block_end);

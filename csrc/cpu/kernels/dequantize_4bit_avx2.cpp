@@ -88,8 +88,10 @@ void dequantize_blocks_f32(const Dequantize4bitArgs& a, int64_t block_begin, int
                                           _mm256_slli_epi64(_mm256_and_si256(bytes, _mm256_set1_epi64x(15)), 32));
       const __m256 hi_half = _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28));  // sign bit = index bit 3
       const __m256 v = _mm256_blendv_ps(_mm256_permutevar8x32_ps(t0, idx), _mm256_permutevar8x32_ps(t1, idx), hi_half);
-      if (count == 8) store8(dst, v);
-      else store8_partial(dst, v, count);
+      if (count == 8)
+        store8(dst, v);
+      else
+        store8_partial(dst, v, count);
     };
     int64_t i = 0;
     for (; i + 8 <= len; i += 8) emit8(in + i / 2, o + i, 8);

@@ -32,7 +32,8 @@ void quantize_blocks(const Quantize4bitArgs& a, int64_t block_begin, int64_t blo
     auto code_of = [&](float v) { return to_code[nearest_4bit_sorted_position(v * inv, mids)]; };
     uint8_t* out = a.packed + start / 2;
     int64_t i = 0;
-    for (; i + 1 < len; i += 2) out[i / 2] = pack_nibbles(code_of(to_f32(x[start + i])), code_of(to_f32(x[start + i + 1])));
+    for (; i + 1 < len; i += 2)
+      out[i / 2] = pack_nibbles(code_of(to_f32(x[start + i])), code_of(to_f32(x[start + i + 1])));
     if (i < len) out[i / 2] = pack_nibbles(code_of(to_f32(x[start + i])), zero_code(a.quant_type));  // odd tail
   }
 }

@@ -3,12 +3,11 @@
 
 #include <cstdint>
 
-#include "../../common/format.h"
 #include "../../common/args.h"
+#include "../../common/format.h"
 #include "../../common/half.h"
 
 namespace bnb::cpu {
-
 
 // Quantizes blocks [block_begin, block_end). Each path writes identical bytes.
 using Quantize4bitFn = void (*)(const Quantize4bitArgs&, int64_t block_begin, int64_t block_end);

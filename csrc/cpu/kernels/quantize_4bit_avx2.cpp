@@ -38,16 +38,15 @@ inline __m256i codes8(__m256 s, const Tables& t) {
     pos = _mm256_add_epi32(pos, _mm256_and_si256(_mm256_castps_si256(above), _mm256_set1_epi32(step)));
   }
   return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(_mm256_permutevar8x32_epi32(t.code_lo, pos)),
-                                              _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(t.code_hi, pos)),
-                                              upper));
+                                              _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(t.code_hi, pos)), upper));
 }
 
 // 8 codes -> 4 packed bytes
 inline uint32_t pack8(__m256i codes) {
   const __m256i merged = _mm256_or_si256(_mm256_slli_epi64(codes, 4), _mm256_srli_epi64(codes, 32));
-  const __m256i bytes = _mm256_shuffle_epi8(
-      merged, _mm256_setr_epi8(0, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 8, -1, -1, -1, -1, -1,
-                               -1, -1, -1, -1, -1, -1, -1, -1, -1));
+  const __m256i bytes =
+      _mm256_shuffle_epi8(merged, _mm256_setr_epi8(0, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 8,
+                                                   -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1));
   const uint32_t lo = static_cast<uint32_t>(_mm256_extract_epi16(bytes, 0));
   const uint32_t hi = static_cast<uint32_t>(_mm256_extract_epi16(bytes, 8));
   return lo | (hi << 16);

@@ -12,7 +12,7 @@ namespace {
 using namespace avx512;
 
 struct Tables {
-  __m512 mids;     // 15 midpoints (lane 15 unused)
+  __m512 mids;      // 15 midpoints (lane 15 unused)
   __m512i to_code;  // sorted position -> stored code
 };
 

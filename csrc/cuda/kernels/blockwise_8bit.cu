@@ -13,8 +13,10 @@ __device__ inline uint8_t nearest_code(const float* code, float s) {
   int lo = 0, hi = 256;  // first index with code[idx] >= s
   while (lo < hi) {
     const int mid = (lo + hi) / 2;
-    if (code[mid] < s) lo = mid + 1;
-    else hi = mid;
+    if (code[mid] < s)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   if (lo == 0) return 0;
   if (lo == 256) return 255;
@@ -39,7 +41,8 @@ __global__ void quantize_blockwise_kernel(const T* __restrict__ x, int64_t n, in
   m = block_reduce<kThreads>(m, smax, [](float a, float c) { return a > c ? a : c; });  // also syncs scode
   if (threadIdx.x == 0) absmax[b] = m;
   const float inv = 1.0f / m;
-  for (int64_t i = threadIdx.x; i < len; i += kThreads) out[start + i] = nearest_code(scode, to_f32(x[start + i]) * inv);
+  for (int64_t i = threadIdx.x; i < len; i += kThreads)
+    out[start + i] = nearest_code(scode, to_f32(x[start + i]) * inv);
 }
 
 template <typename T>

@@ -18,8 +18,10 @@ __global__ void quantize_4bit_kernel(const T* __restrict__ x, int64_t n, int64_t
   int nan = 0;
   for (int64_t i = threadIdx.x; i < len; i += kThreads) {
     const float v = fabsf(to_f32(x[start + i]));
-    if (v != v) nan = 1;
-    else m = v > m ? v : m;
+    if (v != v)
+      nan = 1;
+    else
+      m = v > m ? v : m;
   }
   m = block_reduce<kThreads>(m, smax, [](float a, float c) { return a > c ? a : c; });
   nan = block_reduce<kThreads>(nan, snan, [](int a, int c) { return a | c; });
@@ -30,8 +32,8 @@ __global__ void quantize_4bit_kernel(const T* __restrict__ x, int64_t n, int64_t
   for (int64_t p = threadIdx.x; p < (len + 1) / 2; p += kThreads) {
     const int64_t e = start + 2 * p;
     const uint8_t hi = t.to_code[nearest_4bit_sorted_position(to_f32(x[e]) * inv, t.mids)];
-    const uint8_t lo = 2 * p + 1 < len ? t.to_code[nearest_4bit_sorted_position(to_f32(x[e + 1]) * inv, t.mids)]
-                                       : t.zero_code;
+    const uint8_t lo =
+        2 * p + 1 < len ? t.to_code[nearest_4bit_sorted_position(to_f32(x[e + 1]) * inv, t.mids)] : t.zero_code;
     packed[e / 2] = pack_nibbles(hi, lo);
   }
 }

@@ -1,0 +1,85 @@
+"""Run benchmarks with this package and with the original bitsandbytes (installed
+in a second environment, see tools/setup_reference_env.sh) and print the figures
+side by side with the bandwidth roofline.
+
+    python benchmarks/compare.py --reference-python .venv-reference/bin/python [bench_x.py ...]
+
+Each benchmark script measures whichever bitsandbytes its interpreter imports; a
+copy of the script runs from a temporary directory so the reference run cannot
+pick up this source tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run(python: str, script: str, quick: bool) -> dict | None:
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(os.path.join(HERE, "_common.py"), tmp)
+        shutil.copy(script, tmp)
+        out = os.path.join(tmp, "result.json")
+        cmd = [python, os.path.join(tmp, os.path.basename(script)), "--json", out] + (["--quick"] if quick else [])
+        r = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"  {os.path.basename(script)} failed under {python}:\n{r.stderr[-2000:]}")
+            return None
+        with open(out) as f:
+            return json.load(f)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("scripts", nargs="*", help="benchmark scripts (default: all bench_*.py)")
+    p.add_argument(
+        "--reference-python", default=os.path.join(os.path.dirname(HERE), ".venv-reference", "bin", "python")
+    )
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--markdown", help="append the tables to this markdown file")
+    args = p.parse_args()
+    scripts = args.scripts or sorted(glob.glob(os.path.join(HERE, "bench_*.py")))
+    lines = []
+    for script in scripts:
+        ours = run(sys.executable, script, args.quick)
+        theirs = run(args.reference_python, script, args.quick) if os.path.exists(args.reference_python) else None
+        if ours is None:
+            continue
+        name = ours["meta"]["benchmark"]
+        bw = ours["meta"]["bandwidth_gbs"]
+        lines.append(f"\n### {name}\n")
+        lines.append(
+            f"{ours['meta']['threads']} threads, measured bandwidth read {bw['read']:.1f} / write {bw['write']:.1f} GB/s; "
+            f"original: {theirs['meta']['implementation'] if theirs else 'not installed'}\n"
+        )
+        lines.append("| case | ours (G elem/s) | original (G elem/s) | ours / original | roofline (G elem/s) |")
+        lines.append("|---|---:|---:|---:|---:|")
+        ref_rows = {r["case"]: r for r in theirs["rows"]} if theirs else {}
+        for r in ours["rows"]:
+            t = ref_rows.get(r["case"])
+            o = r["elems_per_s"] / 1e9
+            ref = f"{t['elems_per_s'] / 1e9:.2f}" if t else "n/a"
+            ratio = f"{r['elems_per_s'] / t['elems_per_s']:.1f}x" if t else "n/a"
+            roof = r.get("roofline_elems_per_s")
+            lines.append(
+                f"| {r['case']} | {o:.2f} | {ref} | {ratio} | {roof / 1e9:.2f} |"
+                if roof
+                else f"| {r['case']} | {o:.2f} | {ref} | {ratio} | n/a |"
+            )
+    text = "\n".join(lines)
+    print(text)
+    if args.markdown:
+        with open(args.markdown, "a") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every test: the torch-free kernels (Catch2, plain and under ASan+UBSan),
+# the CUDA and HIP compile checks (where nvcc / hipcc exist), the LibTorch
+# example, lint, and the Python suite. Run tools/install.sh --dev first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+JOBS="${JOBS:-$(nproc)}"
+TORCH_CMAKE="$("$PY" -c 'import torch; print(torch.utils.cmake_prefix_path)')"
+step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
+
+step "C++ kernel tests"
+cmake -S . -B build/ci-tests -DBNB_TORCH=OFF -DBNB_TESTS=ON -DBNB_CUDA=OFF >/dev/null
+cmake --build build/ci-tests -j "$JOBS" >/dev/null
+ctest --test-dir build/ci-tests --output-on-failure -j "$JOBS" | tail -n 3
+
+step "C++ kernel tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build/ci-asan -DBNB_TORCH=OFF -DBNB_TESTS=ON -DBNB_CUDA=OFF -DBNB_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build/ci-asan -j "$JOBS" >/dev/null
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build/ci-asan --output-on-failure -j "$JOBS" | tail -n 3
+
+if command -v nvcc >/dev/null 2>&1; then
+  step "CUDA compile check (sm_80, sm_90)"
+  cmake -S . -B build/ci-cuda -DBNB_CUDA=COMPILE_ONLY -DBNB_CUDA_ARCHS="80;90" -DPython_EXECUTABLE="$(command -v "$PY")" >/dev/null
+  cmake --build build/ci-cuda -j "$JOBS" --target bnb_kernels_cuda bnb_cuda_bindings_check >/dev/null
+  echo "CUDA kernels and bindings compiled"
+else
+  echo "nvcc not found: CUDA compile check skipped"
+fi
+
+if command -v hipcc >/dev/null 2>&1; then
+  step "HIP compile check (gfx90a)"
+  cmake -S . -B build/ci-hip -DBNB_TORCH=OFF -DBNB_CUDA=OFF -DBNB_HIP=COMPILE_ONLY -DBNB_HIP_ARCHS=gfx90a >/dev/null
+  cmake --build build/ci-hip -j "$JOBS" --target bnb_hip_kernels >/dev/null
+  echo "HIP kernels compiled"
+else
+  echo "hipcc not found: HIP compile check skipped"
+fi
+
+step "LibTorch example (no Python)"
+cmake -S examples/cpp -B build/ci-example -DCMAKE_PREFIX_PATH="$TORCH_CMAKE" >/dev/null
+cmake --build build/ci-example -j "$JOBS" >/dev/null
+build/ci-example/quantize_roundtrip "$("$PY" -c 'import bitsandbytes, os; print(os.path.join(os.path.dirname(bitsandbytes.__file__), "libbnb_ops.so"))')"
+
+step "lint (ruff, clang-format)"
+"$PY" -m ruff check python tests benchmarks examples tools
+"$PY" -m ruff format --check python tests benchmarks examples tools
+git ls-files 'csrc/*.h' 'csrc/*.cpp' 'csrc/*.cu' 'csrc/*.cuh' 'tests/cpp/*.cpp' 'tests/cpp/*.h' 'examples/cpp/*.cpp' \
+  | xargs clang-format --dry-run -Werror
+
+step "Python tests"
+"$PY" -m pytest -q -p no:cacheprovider tests/python "$@"
