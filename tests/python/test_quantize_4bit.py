@@ -226,3 +226,12 @@ def test_every_combination_of_dtype_and_type_roundtrips():
         d = F.dequantize_4bit(q, st)
         assert d.dtype == dtype and d.shape == x.shape
         assert (d.float() - x.float()).abs().mean() < 0.12
+
+
+def test_inputs_on_different_devices_are_rejected():
+    # Reach the CPU kernel directly with an absmax on another device (a CPU-only
+    # machine has no second real device; the meta device stands in).
+    q, st = F.quantize_4bit(torch.randn(128), quant_type="nf4")
+    cpu = torch._C.DispatchKeySet(torch._C.DispatchKey.CPU)
+    with pytest.raises(RuntimeError, match="absmax is on meta but the input is on cpu"):
+        torch.ops.bitsandbytes.dequantize_4bit.default.redispatch(cpu, q, st.absmax.to("meta"), 64, "nf4", [128], torch.float32)
