@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import bitsandbytes.functional as F
+
 import reference as ref
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA or ROCm device")

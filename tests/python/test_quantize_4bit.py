@@ -234,4 +234,6 @@ def test_inputs_on_different_devices_are_rejected():
     q, st = F.quantize_4bit(torch.randn(128), quant_type="nf4")
     cpu = torch._C.DispatchKeySet(torch._C.DispatchKey.CPU)
     with pytest.raises(RuntimeError, match="absmax is on meta but the input is on cpu"):
-        torch.ops.bitsandbytes.dequantize_4bit.default.redispatch(cpu, q, st.absmax.to("meta"), 64, "nf4", [128], torch.float32)
+        torch.ops.bitsandbytes.dequantize_4bit.default.redispatch(
+            cpu, q, st.absmax.to("meta"), 64, "nf4", [128], torch.float32
+        )
