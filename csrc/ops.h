@@ -25,6 +25,16 @@ at::Tensor dequantize_blockwise_cpu(const at::Tensor& A, const at::Tensor& absma
 void dequantize_blockwise_out_cpu(const at::Tensor& A, const at::Tensor& absmax, const at::Tensor& code,
                                   int64_t blocksize, at::ScalarType dtype, const at::Tensor& out);
 
+// gemv_4bit / gemm_4bit (4-bit weight matmul)
+at::Tensor gemv_4bit_cpu(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,
+                         const at::Tensor& code, int64_t blocksize);
+void gemv_4bit_out_cpu(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,
+                       const at::Tensor& code, int64_t blocksize, const at::Tensor& out);
+at::Tensor gemm_4bit_cpu(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,
+                         int64_t blocksize, std::string_view quant_type, const std::optional<at::Tensor>& bias,
+                         const std::optional<at::Tensor>& absmax_8bit, const std::optional<at::Tensor>& absmax_code,
+                         const std::optional<at::Tensor>& absmax_offset);
+
 // ---- CUDA / HIP -------------------------------------------------------------
 std::tuple<at::Tensor, at::Tensor> quantize_4bit_cuda(const at::Tensor& A, int64_t blocksize,
                                                       std::string_view quant_type, at::ScalarType quant_storage);
@@ -39,5 +49,15 @@ at::Tensor dequantize_blockwise_cuda(const at::Tensor& A, const at::Tensor& absm
                                      int64_t blocksize, at::ScalarType dtype);
 void dequantize_blockwise_out_cuda(const at::Tensor& A, const at::Tensor& absmax, const at::Tensor& code,
                                    int64_t blocksize, at::ScalarType dtype, const at::Tensor& out);
+
+// gemv_4bit / gemm_4bit (4-bit weight matmul)
+at::Tensor gemv_4bit_cuda(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,
+                          const at::Tensor& code, int64_t blocksize);
+void gemv_4bit_out_cuda(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,
+                        const at::Tensor& code, int64_t blocksize, const at::Tensor& out);
+at::Tensor gemm_4bit_cuda(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,
+                          int64_t blocksize, std::string_view quant_type, const std::optional<at::Tensor>& bias,
+                          const std::optional<at::Tensor>& absmax_8bit, const std::optional<at::Tensor>& absmax_code,
+                          const std::optional<at::Tensor>& absmax_offset);
 
 }  // namespace bnb::ops
