@@ -4,13 +4,14 @@ A from-scratch implementation with native torch ops (``torch.ops.bitsandbytes``)
 names, signatures and checkpoint formats are those of bitsandbytes 0.50.
 """
 
-from . import (  # noqa: F401  (cextension loads the native ops)
+from . import (  # noqa: F401  (cextension loads the native ops)  # noqa: F401
     _ops,  # noqa: F401  (fake kernels for torch.compile)
+    autograd,
     cextension,
     functional,
+    nn,
     utils,
 )
-from . import autograd, nn  # noqa: F401
 from .autograd._functions import MatMul4Bit, matmul_4bit  # noqa: F401
 from .cextension import BNB_BACKEND as _BACKEND
 

@@ -69,9 +69,9 @@ def test_compute_dtype_defaults_to_the_first_input_dtype():
 def test_float16_input_with_float32_compute_warns():
     layer = _layer(quant_type="nf4", compute_dtype=torch.float32)
     layer.compute_type_is_set = False
-    with pytest.warns(UserWarning, match=r"Input type into Linear4bit is torch.float16, but bnb_4bit_compute_dtype"):
-        with torch.no_grad():
-            layer(torch.randn(1, 128, dtype=torch.float16))
+    expected = r"Input type into Linear4bit is torch.float16, but bnb_4bit_compute_dtype"
+    with pytest.warns(UserWarning, match=expected), torch.no_grad():
+        layer(torch.randn(1, 128, dtype=torch.float16))
 
 
 @pytest.mark.parametrize("compute_dtype", [torch.float32, torch.bfloat16])
@@ -172,9 +172,9 @@ def test_loading_a_corrupted_quant_state_is_an_error():
 
 def test_wrong_input_features_is_a_clear_error():
     layer = _layer(quant_type="nf4")
-    with pytest.raises(ValueError, match=r"input has 100 features but the 4-bit weight is \[48, 128\]"):
-        with torch.no_grad():
-            layer(torch.randn(2, 100))
+    expected = r"input has 100 features but the 4-bit weight is \[48, 128\]"
+    with pytest.raises(ValueError, match=expected), torch.no_grad():
+        layer(torch.randn(2, 100))
 
 
 def test_unquantized_forward_is_a_clear_error():
@@ -187,16 +187,14 @@ def test_mismatched_quant_state_is_a_clear_error():
     layer = _layer(quant_type="nf4")
     other = _layer(n_in=64, n_out=48, quant_type="nf4")
     layer.weight.quant_state = other.weight.quant_state
-    with pytest.raises((ValueError, RuntimeError), match=r"(bytes|features|weight)"):
-        with torch.no_grad():
-            layer(torch.randn(2, 128))
+    with pytest.raises((ValueError, RuntimeError), match=r"(bytes|features|weight)"), torch.no_grad():
+        layer(torch.randn(2, 128))
 
 
 def test_integer_input_is_a_clear_error():
     layer = _layer(quant_type="nf4", compute_dtype=None)
-    with pytest.raises((TypeError, RuntimeError, ValueError), match=r"(?i)(dtype|float)"):
-        with torch.no_grad():
-            layer(torch.ones(2, 128, dtype=torch.int64))
+    with pytest.raises((TypeError, RuntimeError, ValueError), match=r"(?i)(dtype|float)"), torch.no_grad():
+        layer(torch.ones(2, 128, dtype=torch.int64))
 
 
 def test_torch_compile_fullgraph():

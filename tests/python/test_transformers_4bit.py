@@ -6,12 +6,13 @@ import os
 
 import pytest
 import torch
-from conftest import FIXTURES, load_fixture
 from safetensors.torch import load_file
 
 import bitsandbytes as bnb
 import bitsandbytes.functional as F
+
 import tiny_models
+from conftest import FIXTURES, load_fixture
 
 transformers = pytest.importorskip("transformers")
 from transformers import AutoModelForCausalLM, BitsAndBytesConfig  # noqa: E402
@@ -131,7 +132,9 @@ def test_memory_footprint_counts_packed_bytes():
 
 
 def test_skip_modules_stay_full_precision():
-    model = _load(llm_int8_skip_modules=["mlp", "lm_head"])
+    # Transformers 5 matches skip patterns as a name prefix, a regex match from the start,
+    # or a suffix: "down_proj" skips every down_proj, a bare "mlp" would skip nothing.
+    model = _load(llm_int8_skip_modules=["down_proj", "lm_head"])
     assert type(model.model.layers[0].mlp.down_proj) is torch.nn.Linear
     assert isinstance(model.model.layers[0].self_attn.q_proj, bnb.nn.Linear4bit)
 
@@ -143,8 +146,10 @@ def test_checkpoint_saved_by_the_original_loads_with_its_logits(name, quant_type
     assert isinstance(layer, bnb.nn.Linear4bit) and layer.weight.dtype == storage
     assert layer.weight.quant_state.quant_type == quant_type and layer.weight.quant_state.nested == dq
     expected = load_fixture(f"{name}_logits")["logits"]
-    tol = 1e-4 if compute == torch.float32 else 5e-2
-    torch.testing.assert_close(_logits(model), expected, atol=tol, rtol=tol)
+    # The original's CPU 4-bit kernel works in bf16 (AVX512-BF16) even for an fp32
+    # compute dtype; this package accumulates in fp32 with fp32 scales (docs/differences.md).
+    # Logits here have a std of about 0.15.
+    torch.testing.assert_close(_logits(model), expected, atol=6e-3, rtol=0)
 
 
 @pytest.mark.parametrize("name,quant_type,dq,compute,storage", ORIGINAL_CHECKPOINTS)
@@ -155,7 +160,8 @@ def test_checkpoint_saved_here_has_the_originals_keys_and_bytes(tmp_path, name, 
     assert sorted(ours) == sorted(theirs)
     for key in theirs:
         assert ours[key].dtype == theirs[key].dtype and ours[key].shape == theirs[key].shape, key
-        assert torch.equal(ours[key], theirs[key]), key
+        # compare bytes: packed data viewed as bf16 can hold NaN patterns
+        assert torch.equal(ours[key].view(torch.uint8), theirs[key].view(torch.uint8)), key
 
 
 def test_checkpoint_missing_quant_state_keys_is_not_silently_half_loaded(tmp_path):
@@ -168,6 +174,21 @@ def test_checkpoint_missing_quant_state_keys_is_not_silently_half_loaded(tmp_pat
     for key in [k for k in sd if k.startswith(victim + ".")]:
         del sd[key]
     save_file(sd, path, metadata={"format": "pt"})
-    with pytest.raises((RuntimeError, ValueError), match=r"(quant.state|not quantized|v_proj)"):
-        model = AutoModelForCausalLM.from_pretrained(tmp_path, dtype=torch.float32)
+    # Transformers reports the key as MISSING in its load report and leaves the packed
+    # bytes behind; the layer then refuses to run instead of computing garbage.
+    model = AutoModelForCausalLM.from_pretrained(tmp_path, dtype=torch.float32)
+    with pytest.raises(RuntimeError, match=r"Linear4bit\(64 -> 32\): the weight is not quantized"):
         _logits(model)
+
+
+def test_checkpoint_with_a_corrupted_quant_state_fails_to_load(tmp_path):
+    from safetensors.torch import save_file
+
+    _load().save_pretrained(tmp_path)
+    path = os.path.join(tmp_path, "model.safetensors")
+    sd = load_file(path)
+    key = "model.layers.1.self_attn.v_proj.weight.absmax"
+    sd[key] = sd[key][:-2]
+    save_file(sd, path, metadata={"format": "pt"})
+    with pytest.raises(RuntimeError, match="conversion"):
+        AutoModelForCausalLM.from_pretrained(tmp_path, dtype=torch.float32)

@@ -87,7 +87,9 @@ def matmul_4bit(
     if quant_state is None:
         raise ValueError("matmul_4bit: quant_state is None (the weight was never quantized)")
     if quant_state.shape is None or len(quant_state.shape) != 2:
-        raise ValueError(f"matmul_4bit: the weight must be 2-D [out, in], its quant_state has shape {quant_state.shape}")
+        raise ValueError(
+            f"matmul_4bit: the weight must be 2-D [out, in], its quant_state has shape {quant_state.shape}"
+        )
     n_out, n_in = int(quant_state.shape[0]), int(quant_state.shape[1])
     if A.shape[-1] != n_in:
         if A.shape[-1] == n_out:
