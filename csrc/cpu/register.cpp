@@ -10,4 +10,7 @@ TORCH_LIBRARY_IMPL(bitsandbytes, CPU, m) {
   m.impl("quantize_blockwise", &bnb::ops::quantize_blockwise_cpu);
   m.impl("dequantize_blockwise", &bnb::ops::dequantize_blockwise_cpu);
   m.impl("dequantize_blockwise.out", &bnb::ops::dequantize_blockwise_out_cpu);
+  // optimizers
+  m.impl("optimizer_update_32bit", &bnb::ops::optimizer_update_32bit_cpu);
+  m.impl("optimizer_update_8bit_blockwise", &bnb::ops::optimizer_update_8bit_blockwise_cpu);
 }
