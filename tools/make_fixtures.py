@@ -193,6 +193,21 @@ def quantize_blockwise() -> None:
     save("quantize_blockwise", tensors)
 
 
+# optimizers (tools/optim_fixtures.py)
+@maker
+def optim_signatures() -> None:
+    from optim_fixtures import optim_signatures as make
+
+    make(FIXTURES)
+
+
+@maker
+def optim_adamw8bit_resume() -> None:
+    from optim_fixtures import optim_adamw8bit_resume as make
+
+    make(FIXTURES)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="*", choices=sorted(MAKERS), help="fixtures to (re)make; default all")

@@ -4,10 +4,13 @@ A from-scratch implementation with native torch ops (``torch.ops.bitsandbytes``)
 names, signatures and checkpoint formats are those of bitsandbytes 0.50.
 """
 
-from . import (  # noqa: F401  (cextension loads the native ops)
+# optimizers (and the embeddings that register 32-bit optimizer states)
+from . import (  # noqa: F401  (cextension loads the native ops)  # noqa: E402, F401
     _ops,  # noqa: F401  (fake kernels for torch.compile)
     cextension,
     functional,
+    nn,
+    optim,
     utils,
 )
 from .cextension import BNB_BACKEND as _BACKEND

@@ -218,3 +218,10 @@ def dequantize_fp4(A, quant_state=None, absmax=None, out=None, blocksize=None):
 
 def dequantize_nf4(A, quant_state=None, absmax=None, out=None, blocksize=None):
     return dequantize_4bit(A, quant_state, absmax, out, blocksize, "nf4")
+
+
+# ---------------------------------------------------------------------------
+# optimizers and paging (python/bitsandbytes/_optimizer_functional.py, paging.py)
+# ---------------------------------------------------------------------------
+from ._optimizer_functional import optimizer_update_8bit_blockwise, optimizer_update_32bit  # noqa: E402, F401
+from .paging import GlobalPageManager, get_paged, prefetch_tensor  # noqa: E402, F401
