@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import os
@@ -69,7 +70,7 @@ def optim_adamw8bit_resume(fixtures: str) -> None:
     opt = bnb.optim.AdamW8bit(model.parameters(), lr=1e-2, weight_decay=0.1)
     _train(model, opt, data[:RESUME_STEPS])
     mid = {k: v.clone() for k, v in model.state_dict().items()}
-    saved = opt.state_dict()
+    saved = copy.deepcopy(opt.state_dict())  # state_dict() returns the live state tensors
     _train(model, opt, data[RESUME_STEPS:])
     blob = {
         "version": bnb.__version__,

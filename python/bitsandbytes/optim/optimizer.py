@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
+import weakref
 from collections import abc as container_abcs
 from collections import defaultdict
 from itertools import chain
@@ -72,6 +73,23 @@ class GlobalOptimManager:
         self.optimizer = None
         self.uses_config_override = False
         self.module_weight_config_triple: list[tuple[torch.nn.Module, str, dict]] = []
+        # id() of a freed tensor can be reused: remember which tensor each entry was made for
+        self._pid_refs: dict[int, weakref.ref] = {}
+        self._index_refs: dict[tuple[int, int], weakref.ref] = {}
+
+    def _remember(self, p: torch.Tensor) -> None:
+        self._pid_refs[id(p)] = weakref.ref(p)
+
+    def config_for(self, p: torch.Tensor, gindex: int, pindex: int) -> dict:
+        """The overrides that apply to parameter p at (gindex, pindex) of an optimizer."""
+        out: dict = {}
+        ref = self._index_refs.get((gindex, pindex))
+        if (gindex, pindex) in self.index2config and (ref is None or ref() is p):
+            out.update(self.index2config[(gindex, pindex)])
+        ref = self._pid_refs.get(id(p))
+        if id(p) in self.pid2config and (ref is None or ref() is p):
+            out.update(self.pid2config[id(p)])
+        return out
 
     @classmethod
     def get_instance(cls) -> GlobalOptimManager:
@@ -87,8 +105,10 @@ class GlobalOptimManager:
             groups = [{"params": groups}]
         for gi, group in enumerate(groups):
             for pi, p in enumerate(group["params"]):
-                if id(p) in self.pid2config:
+                ref = self._pid_refs.get(id(p))
+                if id(p) in self.pid2config and (ref is None or ref() is p):
                     self.index2config[(gi, pi)] = self.pid2config[id(p)]
+                    self._index_refs[(gi, pi)] = weakref.ref(p)
 
     def override_config(self, parameters, key=None, value=None, key_value_dict=None) -> None:
         """Override config keys (``optim_bits``, ``lr``, ``betas``, ...) for one parameter or a list."""
@@ -102,10 +122,12 @@ class GlobalOptimManager:
         if key_value_dict is None:
             return
         for p in parameters:
-            if id(p) in self.pid2config:
+            ref = self._pid_refs.get(id(p))
+            if id(p) in self.pid2config and (ref is None or ref() is p):
                 self.pid2config[id(p)].update(key_value_dict)
             else:
                 self.pid2config[id(p)] = dict(key_value_dict)
+            self._remember(p)
 
     def register_module_override(self, module: torch.nn.Module, param_name: str, config: dict) -> None:
         """Override the config of ``getattr(module, param_name)`` (applied at the optimizer's first step)."""
@@ -263,7 +285,9 @@ class Optimizer8bit(torch.optim.Optimizer):
                 for pi, p in enumerate(group["params"]):
                     if p is target:
                         self.mng.pid2config[id(p)] = config
+                        self.mng._remember(p)
                         self.mng.index2config[(gi, pi)] = config
+                        self.mng._index_refs[(gi, pi)] = weakref.ref(p)
 
     def get_config(self, gindex: int, pindex: int, group: dict) -> dict:
         config = {
@@ -279,11 +303,7 @@ class Optimizer8bit(torch.optim.Optimizer):
         config["min_8bit_size"] = self.args.min_8bit_size
         config["max_unorm"] = self.args.max_unorm
         config["skip_zeros"] = self.args.skip_zeros
-        if (gindex, pindex) in self.mng.index2config:
-            config.update(self.mng.index2config[(gindex, pindex)])
-        p = group["params"][pindex]
-        if id(p) in self.mng.pid2config:
-            config.update(self.mng.pid2config[id(p)])
+        config.update(self.mng.config_for(group["params"][pindex], gindex, pindex))
         return config
 
     def get_state_buffer(self, p: torch.Tensor, dtype=torch.float32, shape=None) -> torch.Tensor:
