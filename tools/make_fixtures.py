@@ -232,6 +232,19 @@ def checkpoints_4bit() -> None:
             logits = model(tm.PROMPT_IDS).logits
         save(f"{name}_logits", {"logits": logits, "input_ids": tm.PROMPT_IDS})
         print(f"wrote {out}")
+# optimizers (tools/optim_fixtures.py)
+@maker
+def optim_signatures() -> None:
+    from optim_fixtures import optim_signatures as make
+
+    make(FIXTURES)
+
+
+@maker
+def optim_adamw8bit_resume() -> None:
+    from optim_fixtures import optim_adamw8bit_resume as make
+
+    make(FIXTURES)
 
 
 def main() -> None:

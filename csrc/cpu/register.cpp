@@ -14,4 +14,14 @@ TORCH_LIBRARY_IMPL(bitsandbytes, CPU, m) {
   m.impl("gemv_4bit", &bnb::ops::gemv_4bit_cpu);
   m.impl("gemv_4bit.out", &bnb::ops::gemv_4bit_out_cpu);
   m.impl("gemm_4bit", &bnb::ops::gemm_4bit_cpu);
+  // optimizers
+  m.impl("optimizer_update_32bit", &bnb::ops::optimizer_update_32bit_cpu);
+  m.impl("optimizer_update_8bit_blockwise", &bnb::ops::optimizer_update_8bit_blockwise_cpu);
+}
+
+// Sparse gradients reach the optimizer ops through the sparse dispatch key; the
+// bindings reject them with a clear error (instead of "no kernel for SparseCPU").
+TORCH_LIBRARY_IMPL(bitsandbytes, SparseCPU, m) {
+  m.impl("optimizer_update_32bit", &bnb::ops::optimizer_update_32bit_cpu);
+  m.impl("optimizer_update_8bit_blockwise", &bnb::ops::optimizer_update_8bit_blockwise_cpu);
 }

@@ -4,12 +4,13 @@ A from-scratch implementation with native torch ops (``torch.ops.bitsandbytes``)
 names, signatures and checkpoint formats are those of bitsandbytes 0.50.
 """
 
-from . import (  # noqa: F401  (cextension loads the native ops)  # noqa: F401
+from . import (  # noqa: F401  (cextension loads the native ops)
     _ops,  # noqa: F401  (fake kernels for torch.compile)
     autograd,
     cextension,
     functional,
     nn,
+    optim,
     utils,
 )
 from .autograd._functions import MatMul4Bit, matmul_4bit  # noqa: F401
