@@ -62,7 +62,7 @@ struct Int8QuantArgs {
   int64_t rows, cols;
   float threshold;              // > 0: elements with |x| >= threshold are outliers (0 in the output, not in the stats)
   const uint8_t* outlier_cols;  // cols flags (1 = the column holds an outlier) or nullptr; zeroed when rows > 1
-  int8_t* row_q;                // round(x * (127 / row_stats[r])), NaN -> 0
+  int8_t* row_q;                // round(x * (127 * (1 / row_stats[r]))), NaN -> 0
   float* row_stats;             // max |x| of the row's non-outliers (NaN propagates)
   int8_t* col_q;                // double quant only: round(cast(x * 127) / col_stats[c]), or nullptr
   float* col_stats;             // double quant only: max |x| of the column's non-outliers, or nullptr

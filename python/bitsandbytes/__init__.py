@@ -12,6 +12,11 @@ from . import (  # noqa: F401  (cextension loads the native ops)
 )
 from .cextension import BNB_BACKEND as _BACKEND
 
+# isort: split
+# LLM.int8() (issue 5)
+from . import nn  # noqa: F401
+from .autograd import MatmulLtState, matmul  # noqa: F401
+
 __version__ = "0.50.0"
 
 #: Read by Transformers and Accelerate: this package runs on several backends (the CPU included).

@@ -218,3 +218,15 @@ def dequantize_fp4(A, quant_state=None, absmax=None, out=None, blocksize=None):
 
 def dequantize_nf4(A, quant_state=None, absmax=None, out=None, blocksize=None):
     return dequantize_4bit(A, quant_state, absmax, out, blocksize, "nf4")
+
+
+# ---------------------------------------------------------------------------
+# LLM.int8() (issue 5)
+# ---------------------------------------------------------------------------
+from .functional_int8 import (  # noqa: E402, F401  (public API)
+    int8_double_quant,
+    int8_linear_matmul,
+    int8_mm_dequant,
+    int8_vectorwise_dequant,
+    int8_vectorwise_quant,
+)

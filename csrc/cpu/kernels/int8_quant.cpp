@@ -37,7 +37,8 @@ void quant_rows(const Int8QuantArgs& a, int64_t r0, int64_t r1) {
       if (!is_outlier(v, a.threshold)) amax = nan_max(amax, std::fabs(v));
     }
     a.row_stats[r] = amax;
-    const float scale = 127.0f / amax;
+    // torch evaluates the reference's 127.0 / row_stats as 127 * (1 / row_stats): two roundings
+    const float scale = 127.0f * (1.0f / amax);
     for (int64_t c = 0; c < a.cols; ++c) {
       const float v = to_f32(row[c]);
       q[c] = is_outlier(v, a.threshold) ? int8_t{0} : int8_round(v * scale);
