@@ -86,5 +86,38 @@ void optimizer_update_8bit_blockwise_cuda(std::string_view optimizer_name, const
                                           const std::optional<at::Tensor>& qmap2, const at::Tensor& absmax1,
                                           const std::optional<at::Tensor>& absmax2, double weight_decay,
                                           double gnorm_scale, bool skip_zeros);
+// ---- CPU: LLM.int8() (issue 5) --------------------------------------------
+std::tuple<at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_vectorwise_quant_cpu(const at::Tensor& A,
+                                                                                        double threshold);
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_double_quant_cpu(
+    const at::Tensor& A, double threshold);
+at::Tensor int8_vectorwise_dequant_cpu(const at::Tensor& A, const at::Tensor& stats);
+at::Tensor int8_linear_matmul_cpu(const at::Tensor& A, const at::Tensor& B);
+void int8_linear_matmul_out_cpu(const at::Tensor& A, const at::Tensor& B, const at::Tensor& out);
+at::Tensor int8_mm_dequant_cpu(const at::Tensor& A, const at::Tensor& row_stats, const at::Tensor& col_stats,
+                               std::optional<at::ScalarType> dtype, const std::optional<at::Tensor>& bias);
+at::Tensor int8_scaled_mm_cpu(const at::Tensor& A, const at::Tensor& B, const at::Tensor& row_stats,
+                              const at::Tensor& col_stats, const std::optional<at::Tensor>& bias,
+                              std::optional<at::ScalarType> dtype);
+std::tuple<at::Tensor, std::optional<at::Tensor>> int8_mixed_scaled_mm_cpu(
+    const at::Tensor& A, const at::Tensor& CA, const at::Tensor& CB, const at::Tensor& SCA, const at::Tensor& SCB,
+    const std::optional<at::Tensor>& outlier_cols, const std::optional<at::Tensor>& bias);
+
+// ---- CUDA / HIP: LLM.int8() (issue 5) -------------------------------------
+std::tuple<at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_vectorwise_quant_cuda(const at::Tensor& A,
+                                                                                         double threshold);
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_double_quant_cuda(
+    const at::Tensor& A, double threshold);
+at::Tensor int8_vectorwise_dequant_cuda(const at::Tensor& A, const at::Tensor& stats);
+at::Tensor int8_linear_matmul_cuda(const at::Tensor& A, const at::Tensor& B);
+void int8_linear_matmul_out_cuda(const at::Tensor& A, const at::Tensor& B, const at::Tensor& out);
+at::Tensor int8_mm_dequant_cuda(const at::Tensor& A, const at::Tensor& row_stats, const at::Tensor& col_stats,
+                                std::optional<at::ScalarType> dtype, const std::optional<at::Tensor>& bias);
+at::Tensor int8_scaled_mm_cuda(const at::Tensor& A, const at::Tensor& B, const at::Tensor& row_stats,
+                               const at::Tensor& col_stats, const std::optional<at::Tensor>& bias,
+                               std::optional<at::ScalarType> dtype);
+std::tuple<at::Tensor, std::optional<at::Tensor>> int8_mixed_scaled_mm_cuda(
+    const at::Tensor& A, const at::Tensor& CA, const at::Tensor& CB, const at::Tensor& SCA, const at::Tensor& SCB,
+    const std::optional<at::Tensor>& outlier_cols, const std::optional<at::Tensor>& bias);
 
 }  // namespace bnb::ops

@@ -75,4 +75,57 @@ struct Gemm4bitArgs {
   void* out;                   // M x N row-major, `dtype`
 };
 
+// ---- LLM.int8() (issue 5) ---------------------------------------------------
+// int8_vectorwise_quant / int8_double_quant of a row-major [rows, cols] matrix.
+struct Int8QuantArgs {
+  const void* input;  // rows * cols elements of `dtype`
+  DType dtype;
+  int64_t rows, cols;
+  float threshold;              // > 0: elements with |x| >= threshold are outliers (0 in the output, not in the stats)
+  const uint8_t* outlier_cols;  // cols flags (1 = the column holds an outlier) or nullptr; zeroed when rows > 1
+  int8_t* row_q;                // round(x * (127 * (1 / row_stats[r]))), NaN -> 0
+  float* row_stats;             // max |x| of the row's non-outliers (NaN propagates)
+  int8_t* col_q;                // double quant only: round(cast(x * 127) / col_stats[c]), or nullptr
+  float* col_stats;             // double quant only: max |x| of the column's non-outliers, or nullptr
+};
+
+// int8_vectorwise_dequant: out = float(in) * stats[r] * (1 / 127), two fp32 roundings.
+struct Int8VectorDequantArgs {
+  const int8_t* in;
+  const float* stats;
+  int64_t rows, cols;
+  float* out;
+};
+
+// The int8 GEMM C = A @ B^T (A [M, K], B [N, K], both row-major int8) and its
+// epilogue: int32 to out_i32, or, when out_i32 is null, the rescale of
+// int8_mm_dequant fused: cast(float(C) * (row_stats[m] * col_stats[n]) * kInt8MmScale (+ bias[n])).
+struct Int8GemmArgs {
+  const int8_t* A;
+  const int8_t* B;
+  int64_t M, N, K;
+  int32_t* out_i32;  // [M, N] int32, or nullptr for the scaled epilogue
+  void* out;         // [M, N] of `dtype` (scaled epilogue)
+  DType dtype;
+  const float* row_stats;  // M
+  const float* col_stats;  // N
+  const float* bias;       // N (fp32) or nullptr
+};
+
+// int8_mm_dequant: the scaled epilogue above applied to an int32 matrix.
+struct Int8MmDequantArgs {
+  const int32_t* in;  // [rows, cols]
+  int64_t rows, cols;
+  const float* row_stats;
+  const float* col_stats;
+  const float* bias;  // cols (fp32) or nullptr
+  void* out;
+  DType dtype;
+};
+
+// 1/127^2 as the reference's portable backend rounds it (its CUDA kernel uses 6.200012e-05f).
+inline constexpr float kInt8MmScale = 6.200124e-05f;
+// 1/127 as the reference's int8_vectorwise_dequant writes it.
+inline constexpr float kInt8DequantScale = 7.874015718698502e-3f;
+
 }  // namespace bnb

@@ -24,4 +24,13 @@ TORCH_LIBRARY_IMPL(bitsandbytes, CPU, m) {
 TORCH_LIBRARY_IMPL(bitsandbytes, SparseCPU, m) {
   m.impl("optimizer_update_32bit", &bnb::ops::optimizer_update_32bit_cpu);
   m.impl("optimizer_update_8bit_blockwise", &bnb::ops::optimizer_update_8bit_blockwise_cpu);
+  // LLM.int8() (issue 5)
+  m.impl("int8_vectorwise_quant", &bnb::ops::int8_vectorwise_quant_cpu);
+  m.impl("int8_vectorwise_dequant", &bnb::ops::int8_vectorwise_dequant_cpu);
+  m.impl("int8_double_quant", &bnb::ops::int8_double_quant_cpu);
+  m.impl("int8_linear_matmul", &bnb::ops::int8_linear_matmul_cpu);
+  m.impl("int8_linear_matmul.out", &bnb::ops::int8_linear_matmul_out_cpu);
+  m.impl("int8_mm_dequant", &bnb::ops::int8_mm_dequant_cpu);
+  m.impl("int8_scaled_mm", &bnb::ops::int8_scaled_mm_cpu);
+  m.impl("int8_mixed_scaled_mm", &bnb::ops::int8_mixed_scaled_mm_cpu);
 }

@@ -13,7 +13,7 @@ from . import (  # noqa: F401  (cextension loads the native ops)
     optim,
     utils,
 )
-from .autograd._functions import MatMul4Bit, matmul_4bit  # noqa: F401
+from .autograd._functions import MatMul4Bit, MatmulLtState, matmul, matmul_4bit  # noqa: F401
 from .cextension import BNB_BACKEND as _BACKEND
 
 __version__ = "0.50.0"

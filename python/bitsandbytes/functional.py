@@ -249,7 +249,21 @@ def gemv_4bit(
         _ops().gemv_4bit.out(A, B, shape, scales, code.to(A.device), state.blocksize, out=out)
         return out
     return _ops().gemv_4bit.default(A, B, shape, scales, code.to(A.device), state.blocksize)
+
+
+# ---------------------------------------------------------------------------
 # optimizers and paging (python/bitsandbytes/_optimizer_functional.py, paging.py)
 # ---------------------------------------------------------------------------
 from ._optimizer_functional import optimizer_update_8bit_blockwise, optimizer_update_32bit  # noqa: E402, F401
 from .paging import GlobalPageManager, get_paged, prefetch_tensor  # noqa: E402, F401
+
+# ---------------------------------------------------------------------------
+# LLM.int8() (issue 5)
+# ---------------------------------------------------------------------------
+from .functional_int8 import (  # noqa: E402, F401  (public API)
+    int8_double_quant,
+    int8_linear_matmul,
+    int8_mm_dequant,
+    int8_vectorwise_dequant,
+    int8_vectorwise_quant,
+)

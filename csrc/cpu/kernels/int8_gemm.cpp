@@ -1,0 +1,66 @@
+// Scalar reference path of the int8 GEMM and the run-time path choice.
+#include "int8_gemm.h"
+
+#include "../../common/dispatch.h"
+#include "cpu_features.h"
+
+namespace bnb::cpu {
+namespace {
+
+template <typename T>
+void gemm_scaled(const Int8GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  for (int64_t m = m0; m < m1; ++m) {
+    const int8_t* x = a.A + m * a.K;
+    for (int64_t n = n0; n < n1; ++n) {
+      const int8_t* w = a.B + n * a.K;
+      int32_t acc = 0;
+      for (int64_t k = 0; k < a.K; ++k) acc += static_cast<int32_t>(x[k]) * static_cast<int32_t>(w[k]);
+      int8_store_scaled<T>(a, m, n, acc);
+    }
+  }
+}
+
+}  // namespace
+
+void int8_gemm_scalar(const Int8GemmArgs& a, int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
+  if (a.out_i32) {
+    for (int64_t m = m_begin; m < m_end; ++m) {
+      const int8_t* x = a.A + m * a.K;
+      for (int64_t n = n_begin; n < n_end; ++n) {
+        const int8_t* w = a.B + n * a.K;
+        int32_t acc = 0;
+        for (int64_t k = 0; k < a.K; ++k) acc += static_cast<int32_t>(x[k]) * static_cast<int32_t>(w[k]);
+        a.out_i32[m * a.N + n] = acc;
+      }
+    }
+    return;
+  }
+  dispatch_dtype(a.dtype,
+                 [&](auto tag) { gemm_scaled<typename decltype(tag)::type>(a, m_begin, m_end, n_begin, n_end); });
+}
+
+namespace {
+Int8GemmFn choose() {
+#if defined(BNB_HAVE_X86_KERNELS)
+  const SimdLevel l = simd_level();
+  if (l >= SimdLevel::kAvx512 && cpu_features().avx512_vnni) return int8_gemm_avx512_vnni;
+  if (l >= SimdLevel::kAvx2) return int8_gemm_avx2;
+#endif
+  return int8_gemm_scalar;
+}
+}  // namespace
+
+void int8_gemm(const Int8GemmArgs& a, int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
+  choose()(a, m_begin, m_end, n_begin, n_end);
+}
+
+const char* int8_gemm_path() {
+  const Int8GemmFn f = choose();
+  if (f == int8_gemm_scalar) return "scalar";
+#if defined(BNB_HAVE_X86_KERNELS)
+  if (f == int8_gemm_avx512_vnni) return "avx512_vnni";
+#endif
+  return "avx2";
+}
+
+}  // namespace bnb::cpu

@@ -1,0 +1,163 @@
+// AVX512-VNNI path of the int8 GEMM. vpdpbusd multiplies unsigned by signed
+// bytes, so B is packed as B + 128 (u8) and the surplus 128 * rowsum(A) is
+// subtracted in the epilogue. B is packed per 32-column panel as
+// [K/4][32][4] bytes; an 8 x 32 register tile accumulates over the whole K
+// with A broadcast 4 bytes at a time; the rescale (+bias) runs on the
+// registers, so the int32 product never goes to memory.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <type_traits>
+
+#include "../../common/dispatch.h"
+#include "int8_gemm.h"
+#include "int8_gemm_buffers.h"
+#include "simd_avx512.h"
+
+namespace bnb::cpu {
+namespace {
+
+using namespace avx512;
+
+constexpr int kNR = 32;  // columns per panel
+constexpr int kMR = 8;   // rows per register tile
+
+// Panel of B rows [n0, n0 + 32) -> dst[k4][j][t] = B[n0 + j][4 k4 + t] + 128, zero padded.
+void pack_panel(const Int8GemmArgs& a, int64_t n0, int64_t n_end, int64_t k4n, uint8_t* dst) {
+  const int64_t cols = std::min<int64_t>(kNR, n_end - n0);
+  const int64_t kfull = a.K / 4;
+  uint32_t* d = reinterpret_cast<uint32_t*>(dst);
+  if (cols < kNR || kfull < k4n) std::memset(dst, 0, static_cast<size_t>(k4n) * kNR * 4);
+  for (int64_t j = 0; j < cols; ++j) {
+    const int8_t* src = a.B + (n0 + j) * a.K;
+    for (int64_t k4 = 0; k4 < kfull; ++k4) {
+      uint32_t w;
+      std::memcpy(&w, src + 4 * k4, 4);
+      d[k4 * kNR + j] = w ^ 0x80808080u;
+    }
+    if (kfull < k4n) {
+      uint8_t tail[4] = {0, 0, 0, 0};
+      for (int64_t k = kfull * 4; k < a.K; ++k) tail[k - kfull * 4] = static_cast<uint8_t>(src[k] ^ 0x80);
+      std::memcpy(&d[kfull * kNR + j], tail, 4);
+    }
+  }
+}
+
+template <int R>
+inline void tile_product(const int8_t* A, int64_t lda, const uint8_t* bp, int64_t k4n, __m512i (&acc)[kMR][2]) {
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+  for (int64_t k4 = 0; k4 < k4n; ++k4) {
+    const __m512i b0 = _mm512_load_si512(bp + k4 * 128);
+    const __m512i b1 = _mm512_load_si512(bp + k4 * 128 + 64);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      int32_t w;
+      std::memcpy(&w, A + r * lda + 4 * k4, 4);
+      const __m512i va = _mm512_set1_epi32(w);
+      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], b0, va);
+      acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], b1, va);
+    }
+  }
+}
+
+template <int R, typename T>
+void tile(const Int8GemmArgs& a, const int8_t* A, int64_t lda, const int32_t* rowsum, const uint8_t* bp, int64_t k4n,
+          int64_t m0, int64_t n0, int64_t n_end) {
+  __m512i acc[kMR][2];
+  tile_product<R>(A, lda, bp, k4n, acc);
+  const __m512 kscale = _mm512_set1_ps(kInt8MmScale);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const int64_t m = m0 + r;
+    const __m512i corr = _mm512_set1_epi32(static_cast<int32_t>(static_cast<uint32_t>(rowsum[r]) << 7));
+    for (int v = 0; v < 2; ++v) {
+      const int64_t n = n0 + 16 * v;
+      if (n >= n_end) break;
+      const __mmask16 mask = first_n(n_end - n);
+      const __m512i vi = _mm512_sub_epi32(acc[r][v], corr);
+      if constexpr (std::is_same_v<T, int32_t>) {
+        _mm512_mask_storeu_epi32(a.out_i32 + m * a.N + n, mask, vi);
+      } else {
+        const __m512 s = _mm512_mul_ps(_mm512_set1_ps(a.row_stats[m]), _mm512_maskz_loadu_ps(mask, a.col_stats + n));
+        __m512 f = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(vi), s), kscale);
+        if (a.bias) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, a.bias + n));
+        store16(static_cast<T*>(a.out) + m * a.N + n, f, mask);
+      }
+    }
+  }
+}
+
+template <typename T>
+void run(const Int8GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  static thread_local ScratchBuffer bbuf, abuf, sbuf;
+  const int64_t k4n = (a.K + 3) / 4;
+  const int64_t panel_bytes = k4n * kNR * 4;
+  const int64_t panels = (n1 - n0 + kNR - 1) / kNR;
+  auto* bp = static_cast<uint8_t*>(bbuf.get(static_cast<size_t>(panels * panel_bytes)));
+  if (!bp) throw std::bad_alloc();
+  for (int64_t p = 0; p < panels; ++p) pack_panel(a, n0 + p * kNR, n1, k4n, bp + p * panel_bytes);
+
+  const bool pad_a = (a.K % 4) != 0;
+  const int64_t lda = pad_a ? k4n * 4 : a.K;
+  const int64_t mc = int8_gemm_block_rows(lda, kMR);
+  auto* rowsum = static_cast<int32_t*>(sbuf.get(static_cast<size_t>(mc) * sizeof(int32_t)));
+  int8_t* apad = pad_a ? static_cast<int8_t*>(abuf.get(static_cast<size_t>(mc * lda))) : nullptr;
+  if (!rowsum || (pad_a && !apad)) throw std::bad_alloc();
+
+  for (int64_t mb = m0; mb < m1; mb += mc) {
+    const int64_t rows = std::min(mc, m1 - mb);
+    const int8_t* Ab = a.A + mb * a.K;
+    if (pad_a) {
+      for (int64_t r = 0; r < rows; ++r) {
+        std::memcpy(apad + r * lda, a.A + (mb + r) * a.K, static_cast<size_t>(a.K));
+        std::memset(apad + r * lda + a.K, 0, static_cast<size_t>(lda - a.K));
+      }
+      Ab = apad;
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      const int8_t* x = a.A + (mb + r) * a.K;
+      int32_t s = 0;
+      for (int64_t k = 0; k < a.K; ++k) s += x[k];
+      rowsum[r] = s;
+    }
+    for (int64_t p = 0; p < panels; ++p) {
+      const uint8_t* panel = bp + p * panel_bytes;
+      const int64_t pn = n0 + p * kNR;
+      const int64_t pn_end = std::min(pn + kNR, n1);
+      for (int64_t r = 0; r < rows; r += kMR) {
+        const int8_t* Ar = Ab + r * lda;
+        const int64_t m = mb + r;
+        switch (std::min<int64_t>(kMR, rows - r)) {
+          case 8: tile<8, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 7: tile<7, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 6: tile<6, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 5: tile<5, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 4: tile<4, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 3: tile<3, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 2: tile<2, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          default: tile<1, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void int8_gemm_avx512_vnni(const Int8GemmArgs& a, int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
+  if (m_begin >= m_end || n_begin >= n_end) return;
+  if (a.K == 0) {
+    int8_gemm_scalar(a, m_begin, m_end, n_begin, n_end);
+    return;
+  }
+  if (a.out_i32) {
+    run<int32_t>(a, m_begin, m_end, n_begin, n_end);
+    return;
+  }
+  dispatch_dtype(a.dtype, [&](auto tag) { run<typename decltype(tag)::type>(a, m_begin, m_end, n_begin, n_end); });
+}
+
+}  // namespace bnb::cpu

@@ -1,0 +1,49 @@
+// int8_mixed_scaled_mm for every backend: the fused int8 product of the
+// inlier columns plus the 16-bit product of the outlier columns (LLM.int8()'s
+// mixed-precision decomposition). Written with ATen ops and the dispatcher, so
+// each backend's int8_scaled_mm / int8_vectorwise_dequant does the work.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include <optional>
+#include <tuple>
+
+#include "checks.h"
+
+namespace bnb::ops {
+
+inline std::tuple<at::Tensor, std::optional<at::Tensor>> int8_mixed_scaled_mm_common(
+    const at::Tensor& A, const at::Tensor& CA, const at::Tensor& CB, const at::Tensor& SCA, const at::Tensor& SCB,
+    const std::optional<at::Tensor>& outlier_cols, const std::optional<at::Tensor>& bias) {
+  constexpr const char* op = "int8_mixed_scaled_mm";
+  to_dtype(op, "A", A.scalar_type());
+  TORCH_CHECK_VALUE(A.sizes() == CA.sizes(), "bitsandbytes::", op, ": A has shape ", A.sizes(),
+                    " but its int8 form CA has shape ", CA.sizes());
+  check_same_device(op, "CA", CA, A);
+  static auto scaled_mm =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("bitsandbytes::int8_scaled_mm", "")
+          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                            const std::optional<at::Tensor>&, std::optional<at::ScalarType>)>();
+  static auto dequant = c10::Dispatcher::singleton()
+                            .findSchemaOrThrow("bitsandbytes::int8_vectorwise_dequant", "")
+                            .typed<at::Tensor(const at::Tensor&, const at::Tensor&)>();
+  at::Tensor out = scaled_mm.call(CA, CB, SCA, SCB, bias, A.scalar_type());
+  if (!outlier_cols.has_value() || !outlier_cols->defined() || outlier_cols->numel() == 0) return {out, std::nullopt};
+  const at::Tensor& cols = *outlier_cols;
+  check_dtype(op, "outlier_cols", cols, at::kLong);
+  check_same_device(op, "outlier_cols", cols, A);
+  const int64_t K = CB.size(1);
+  const at::Tensor flat = cols.reshape({-1});
+  const int64_t lo = flat.min().item<int64_t>(), hi = flat.max().item<int64_t>();
+  TORCH_CHECK_VALUE(lo >= 0 && hi < K, "bitsandbytes::", op, ": outlier_cols must lie in [0, ", K, "), got values in [",
+                    lo, ", ", hi, "]");
+  const at::Tensor subB = dequant.call(CB.index_select(1, flat), SCB).to(A.scalar_type());
+  const at::Tensor subA = A.reshape({-1, K}).index_select(1, flat);
+  out.view({-1, CB.size(0)}).addmm_(subA, subB.t());
+  return {out, subB};
+}
+
+}  // namespace bnb::ops
