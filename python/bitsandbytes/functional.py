@@ -252,14 +252,9 @@ def gemv_4bit(
 
 
 # ---------------------------------------------------------------------------
-# optimizers and paging (python/bitsandbytes/_optimizer_functional.py, paging.py)
+# Re-exported from their own modules (imported last: they use the helpers above)
 # ---------------------------------------------------------------------------
 from ._optimizer_functional import optimizer_update_8bit_blockwise, optimizer_update_32bit  # noqa: E402, F401
-from .paging import GlobalPageManager, get_paged, prefetch_tensor  # noqa: E402, F401
-
-# ---------------------------------------------------------------------------
-# LLM.int8() (issue 5)
-# ---------------------------------------------------------------------------
 from .functional_int8 import (  # noqa: E402, F401  (public API)
     int8_double_quant,
     int8_linear_matmul,
@@ -267,3 +262,4 @@ from .functional_int8 import (  # noqa: E402, F401  (public API)
     int8_vectorwise_dequant,
     int8_vectorwise_quant,
 )
+from .paging import GlobalPageManager, get_paged, prefetch_tensor  # noqa: E402, F401
