@@ -232,6 +232,8 @@ def checkpoints_4bit() -> None:
             logits = model(tm.PROMPT_IDS).logits
         save(f"{name}_logits", {"logits": logits, "input_ids": tm.PROMPT_IDS})
         print(f"wrote {out}")
+
+
 # optimizers (tools/optim_fixtures.py)
 @maker
 def optim_signatures() -> None:

@@ -5,10 +5,11 @@ import os
 
 import pytest
 import torch
-from conftest import FIXTURES
 
 import bitsandbytes as bnb
+
 import tiny_models
+from conftest import FIXTURES
 
 peft = pytest.importorskip("peft")
 from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training  # noqa: E402
