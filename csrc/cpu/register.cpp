@@ -17,14 +17,7 @@ TORCH_LIBRARY_IMPL(bitsandbytes, CPU, m) {
   // optimizers
   m.impl("optimizer_update_32bit", &bnb::ops::optimizer_update_32bit_cpu);
   m.impl("optimizer_update_8bit_blockwise", &bnb::ops::optimizer_update_8bit_blockwise_cpu);
-}
-
-// Sparse gradients reach the optimizer ops through the sparse dispatch key; the
-// bindings reject them with a clear error (instead of "no kernel for SparseCPU").
-TORCH_LIBRARY_IMPL(bitsandbytes, SparseCPU, m) {
-  m.impl("optimizer_update_32bit", &bnb::ops::optimizer_update_32bit_cpu);
-  m.impl("optimizer_update_8bit_blockwise", &bnb::ops::optimizer_update_8bit_blockwise_cpu);
-  // LLM.int8() (issue 5)
+  // LLM.int8()
   m.impl("int8_vectorwise_quant", &bnb::ops::int8_vectorwise_quant_cpu);
   m.impl("int8_vectorwise_dequant", &bnb::ops::int8_vectorwise_dequant_cpu);
   m.impl("int8_double_quant", &bnb::ops::int8_double_quant_cpu);
@@ -33,4 +26,11 @@ TORCH_LIBRARY_IMPL(bitsandbytes, SparseCPU, m) {
   m.impl("int8_mm_dequant", &bnb::ops::int8_mm_dequant_cpu);
   m.impl("int8_scaled_mm", &bnb::ops::int8_scaled_mm_cpu);
   m.impl("int8_mixed_scaled_mm", &bnb::ops::int8_mixed_scaled_mm_cpu);
+}
+
+// Sparse gradients reach the optimizer ops through the sparse dispatch key; the
+// bindings reject them with a clear error (instead of "no kernel for SparseCPU").
+TORCH_LIBRARY_IMPL(bitsandbytes, SparseCPU, m) {
+  m.impl("optimizer_update_32bit", &bnb::ops::optimizer_update_32bit_cpu);
+  m.impl("optimizer_update_8bit_blockwise", &bnb::ops::optimizer_update_8bit_blockwise_cpu);
 }
