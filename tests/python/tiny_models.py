@@ -45,3 +45,36 @@ def save_tiny_llama(path: str, seed: int = 0, **overrides) -> str:
     if not os.path.exists(os.path.join(path, "config.json")):
         tiny_llama(seed, **overrides).save_pretrained(path)
     return path
+
+
+def corpus() -> list[str]:
+    """The small text corpus the examples ship (examples/data/tiny_corpus.txt)."""
+    return _tiny_lm().read_corpus()
+
+
+def tokenizer():
+    """A byte-level BPE tokenizer trained on :func:`corpus` (examples/tiny_lm.py)."""
+    return _tiny_lm().build_tokenizer(corpus())
+
+
+def save_tiny_llama_for(tok, path: str, seed: int = 0) -> str:
+    """:func:`save_tiny_llama` with the vocabulary and special tokens of ``tok``."""
+    return save_tiny_llama(
+        path,
+        seed,
+        vocab_size=len(tok),
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+
+
+def _tiny_lm():
+    import sys
+
+    examples = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
+    if examples not in sys.path:
+        sys.path.insert(0, examples)
+    import tiny_lm
+
+    return tiny_lm
