@@ -135,3 +135,25 @@ def test_dora_on_4bit_layers_trains():
     model = _lora(prepare_model_for_kbit_training(_base(), use_gradient_checkpointing=False), use_dora=True)
     losses = _train(model, steps=6)
     assert losses[-1] < losses[0] - 0.1, losses
+
+
+def _base_8bit():
+    config = BitsAndBytesConfig(load_in_8bit=True, llm_int8_threshold=6.0)
+    return AutoModelForCausalLM.from_pretrained(SOURCE, quantization_config=config, dtype=torch.float32)
+
+
+def test_lora_over_8bit_layers_trains_reloads_and_merges(tmp_path):
+    torch.manual_seed(0)
+    model = _lora(prepare_model_for_kbit_training(_base_8bit(), use_gradient_checkpointing=False))
+    wrapped = [m for m in model.modules() if isinstance(m, peft.tuners.lora.bnb.Linear8bitLt)]
+    assert len(wrapped) == 14 and all(isinstance(m.base_layer, bnb.nn.Linear8bitLt) for m in wrapped)
+    losses = _train(model)
+    assert losses[-1] < losses[0] - 0.1, losses
+    model.save_pretrained(tmp_path)
+    reloaded = PeftModel.from_pretrained(_base_8bit(), tmp_path).eval()
+    before = _logits(reloaded)
+    assert torch.equal(before, _logits(model))
+    merged = reloaded.merge_and_unload()
+    assert isinstance(merged.model.layers[0].self_attn.q_proj, bnb.nn.Linear8bitLt)
+    adapter_effect = (_logits(_base_8bit()) - before).abs().mean()
+    assert (_logits(merged) - before).abs().mean() < 0.5 * adapter_effect
