@@ -157,3 +157,10 @@ def test_lora_over_8bit_layers_trains_reloads_and_merges(tmp_path):
     assert isinstance(merged.model.layers[0].self_attn.q_proj, bnb.nn.Linear8bitLt)
     adapter_effect = (_logits(_base_8bit()) - before).abs().mean()
     assert (_logits(merged) - before).abs().mean() < 0.5 * adapter_effect
+
+
+def test_dora_on_8bit_layers_trains():
+    torch.manual_seed(0)
+    model = _lora(prepare_model_for_kbit_training(_base_8bit(), use_gradient_checkpointing=False), use_dora=True)
+    losses = _train(model, steps=6)
+    assert losses[-1] < losses[0] - 0.1, losses
