@@ -231,7 +231,7 @@ def test_simd_paths_are_bit_identical(name, dtype, simd_level):
     for level in ["scalar", simd_level]:
         cextension._C.set_simd_level(level)
         p, st = p0.clone(), _states8(name, n)
-        p32 = p0.float()
+        p32 = p0.float().clone()
         s1, s2 = _states32(name, n)
         for step, g in enumerate(gs, 1):
             _call8(name, g, p, st, step, 1e-3, 0.01, QMAPS)
