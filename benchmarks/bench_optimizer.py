@@ -35,12 +35,12 @@ def main():
     args = parser(__doc__).parse_args()
     n = (4 if args.quick else 32) * 1024 * 1024
     rows = []
-    O = bnb.optim
+    optim = bnb.optim
     for dtype in (torch.float32, torch.bfloat16):
-        _case(rows, "AdamW8bit", lambda ps: O.AdamW8bit(ps, lr=1e-3), n, dtype, 2, 1)
-        _case(rows, "Lion8bit", lambda ps: O.Lion8bit(ps, lr=1e-4), n, dtype, 1, 1)
-    _case(rows, "AdamW 32-bit states", lambda ps: O.AdamW(ps, lr=1e-3), n, torch.float32, 2, 4)
-    _case(rows, "PagedAdamW8bit", lambda ps: O.PagedAdamW8bit(ps, lr=1e-3), n, torch.float32, 2, 1)
+        _case(rows, "AdamW8bit", lambda ps: optim.AdamW8bit(ps, lr=1e-3), n, dtype, 2, 1)
+        _case(rows, "Lion8bit", lambda ps: optim.Lion8bit(ps, lr=1e-4), n, dtype, 1, 1)
+    _case(rows, "AdamW 32-bit states", lambda ps: optim.AdamW(ps, lr=1e-3), n, torch.float32, 2, 4)
+    _case(rows, "PagedAdamW8bit", lambda ps: optim.PagedAdamW8bit(ps, lr=1e-3), n, torch.float32, 2, 1)
     _case(
         rows,
         "torch.optim.AdamW foreach",
