@@ -444,3 +444,15 @@ def test_8bit_adamw_quality_close_to_torch_adamw():
         losses[name] = torch.nn.functional.mse_loss(model(x), y).item()
     assert abs(losses["bnb32"] - losses["torch"]) < 0.01 * losses["torch"], losses
     assert abs(losses["bnb8"] - losses["torch"]) < 0.05 * losses["torch"], losses
+
+
+def test_paging_helpers_without_cuda():
+    from bitsandbytes import paging
+
+    t = torch.zeros(10)
+    F.prefetch_tensor(t)  # not paged: nothing to do
+    assert paging.device_view(t) is t
+    assert F.GlobalPageManager.get_instance() is F.GlobalPageManager.get_instance()
+    if not paging.managed_memory_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            F.get_paged(10, 10)

@@ -115,15 +115,37 @@ inline void build_search(const float* mids, int zero, Search& t) {
   t.zero = zero;
 }
 
-// table[idx] for idx < 16 * kRegs (idx's higher bits are ignored by the permutes)
+// The candidates of every level in registers (19 zmm), loaded once per block:
+// the byte stores of the codes could alias the tables in memory.
+struct SearchRegs {
+  __m512 l128, l64, l32, l16, l8, l4[2], l2[4], l1[8];
+  __m512i zero;
+  bool has_zero;
+};
+
+inline SearchRegs load_search(const Search& t) {
+  SearchRegs r;
+  r.l128 = _mm512_load_ps(t.v + kOff128);
+  r.l64 = _mm512_load_ps(t.v + kOff64);
+  r.l32 = _mm512_load_ps(t.v + kOff32);
+  r.l16 = _mm512_load_ps(t.v + kOff16);
+  r.l8 = _mm512_load_ps(t.v + kOff8);
+  for (int k = 0; k < 2; ++k) r.l4[k] = _mm512_load_ps(t.v + kOff4 + 16 * k);
+  for (int k = 0; k < 4; ++k) r.l2[k] = _mm512_load_ps(t.v + kOff2 + 16 * k);
+  for (int k = 0; k < 8; ++k) r.l1[k] = _mm512_load_ps(t.v + kOff1 + 16 * k);
+  r.zero = _mm512_set1_epi32(t.zero);
+  r.has_zero = t.zero >= 0;
+  return r;
+}
+
+// table[idx] for a table of 16 * kRegs entries in registers (idx's higher bits are ignored by the permutes)
 template <int kRegs>
-inline __m512 lookup(const float* table, __m512i idx) {
+inline __m512 lookup(const __m512* regs, __m512i idx) {
   if constexpr (kRegs == 1) {
-    return _mm512_permutexvar_ps(idx, _mm512_load_ps(table));
+    return _mm512_permutexvar_ps(idx, regs[0]);
   } else {
     __m512 lv[kRegs / 2];
-    for (int k = 0; k < kRegs / 2; ++k)
-      lv[k] = _mm512_permutex2var_ps(_mm512_load_ps(table + 32 * k), idx, _mm512_load_ps(table + 32 * k + 16));
+    for (int k = 0; k < kRegs / 2; ++k) lv[k] = _mm512_permutex2var_ps(regs[2 * k], idx, regs[2 * k + 1]);
     int n = kRegs / 2;
     int bit = 32;
     while (n > 1) {
@@ -137,26 +159,26 @@ inline __m512 lookup(const float* table, __m512i idx) {
 }
 
 template <int kStep, int kShift, int kRegs>
-inline __m512i search_level(const float* table, __m512i pos, __m512 x) {
-  const __m512 cand = lookup<kRegs>(table, _mm512_srli_epi32(pos, kShift));
+inline __m512i search_level(const __m512* regs, __m512i pos, __m512 x) {
+  const __m512 cand = lookup<kRegs>(regs, _mm512_srli_epi32(pos, kShift));
   const __mmask16 lt = _mm512_cmp_ps_mask(cand, x, _CMP_LT_OQ);
   return _mm512_mask_add_epi32(pos, lt, pos, _mm512_set1_epi32(kStep));
 }
 
 // nearest_code() then fix_sign() of common/optimizer.h, 16 lanes.
-inline __m512i nearest16(const Search& t, __m512 x) {
+inline __m512i nearest16(const SearchRegs& r, __m512 x) {
   __m512i pos = _mm512_setzero_si512();
-  pos = search_level<128, 8, 1>(t.v + kOff128, pos, x);
-  pos = search_level<64, 7, 1>(t.v + kOff64, pos, x);
-  pos = search_level<32, 6, 1>(t.v + kOff32, pos, x);
-  pos = search_level<16, 5, 1>(t.v + kOff16, pos, x);
-  pos = search_level<8, 4, 1>(t.v + kOff8, pos, x);
-  pos = search_level<4, 3, 2>(t.v + kOff4, pos, x);
-  pos = search_level<2, 2, 4>(t.v + kOff2, pos, x);
-  pos = search_level<1, 1, 8>(t.v + kOff1, pos, x);
-  if (t.zero >= 0) {
+  pos = search_level<128, 8, 1>(&r.l128, pos, x);
+  pos = search_level<64, 7, 1>(&r.l64, pos, x);
+  pos = search_level<32, 6, 1>(&r.l32, pos, x);
+  pos = search_level<16, 5, 1>(&r.l16, pos, x);
+  pos = search_level<8, 4, 1>(&r.l8, pos, x);
+  pos = search_level<4, 3, 2>(r.l4, pos, x);
+  pos = search_level<2, 2, 4>(r.l2, pos, x);
+  pos = search_level<1, 1, 8>(r.l1, pos, x);
+  if (r.has_zero) {
     const __m512 zero = _mm512_setzero_ps();
-    const __mmask16 at_zero = _mm512_cmpeq_epi32_mask(pos, _mm512_set1_epi32(t.zero));
+    const __mmask16 at_zero = _mm512_cmpeq_epi32_mask(pos, r.zero);
     const __mmask16 neg = _mm512_mask_cmp_ps_mask(at_zero, x, zero, _CMP_LT_OQ);
     const __mmask16 posv = _mm512_mask_cmp_ps_mask(at_zero, x, zero, _CMP_GT_OQ);
     pos = _mm512_mask_sub_epi32(pos, neg, pos, _mm512_set1_epi32(1));
@@ -166,10 +188,11 @@ inline __m512i nearest16(const Search& t, __m512 x) {
 }
 
 inline void requantize_block(const float* v, int64_t len, float amax, const Search& t, uint8_t* q) {
+  const SearchRegs r = load_search(t);
   const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 1.0f / amax : 0.0f);
   for (int64_t j = 0; j < len; j += 16) {
     const __m512 x = mul(_mm512_load_ps(v + j), inv);
-    const __m128i bytes = _mm512_cvtepi32_epi8(nearest16(t, x));
+    const __m128i bytes = _mm512_cvtepi32_epi8(nearest16(r, x));
     if (j + 16 <= len)
       _mm_storeu_si128(reinterpret_cast<__m128i*>(q + j), bytes);
     else
