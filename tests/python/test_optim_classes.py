@@ -73,6 +73,13 @@ def test_rejected_arguments(make, exc, msg):
         make()
 
 
+def test_rmsprop_accepts_trainer_string_arguments():
+    opt = optim.RMSprop(_p(), lr=0.01, alpha="0.9", eps="1e-6", momentum="0", centered="False")
+    assert opt.defaults["betas"] == (0.9, 0.0) and opt.defaults["eps"] == 1e-6
+    with pytest.raises(NotImplementedError, match="Centered"):
+        optim.RMSprop(_p(), centered="True")
+
+
 def test_ignored_arguments_are_accepted():
     optim.SGD8bit(_p(), lr=0.1, momentum=0.9, nesterov=True, dampening=0.1)
     optim.LAMB(_p(), bias_correction=False, adam_w_mode=False)
