@@ -10,4 +10,13 @@ TORCH_LIBRARY_IMPL(bitsandbytes, CUDA, m) {
   m.impl("quantize_blockwise", &bnb::ops::quantize_blockwise_cuda);
   m.impl("dequantize_blockwise", &bnb::ops::dequantize_blockwise_cuda);
   m.impl("dequantize_blockwise.out", &bnb::ops::dequantize_blockwise_out_cuda);
+  // optimizers
+  m.impl("optimizer_update_32bit", &bnb::ops::optimizer_update_32bit_cuda);
+  m.impl("optimizer_update_8bit_blockwise", &bnb::ops::optimizer_update_8bit_blockwise_cuda);
+}
+
+// Sparse gradients: the bindings reject them with a clear error.
+TORCH_LIBRARY_IMPL(bitsandbytes, SparseCUDA, m) {
+  m.impl("optimizer_update_32bit", &bnb::ops::optimizer_update_32bit_cuda);
+  m.impl("optimizer_update_8bit_blockwise", &bnb::ops::optimizer_update_8bit_blockwise_cuda);
 }

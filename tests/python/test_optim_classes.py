@@ -73,6 +73,13 @@ def test_rejected_arguments(make, exc, msg):
         make()
 
 
+def test_rmsprop_accepts_trainer_string_arguments():
+    opt = optim.RMSprop(_p(), lr=0.01, alpha="0.9", eps="1e-6", momentum="0", centered="False")
+    assert opt.defaults["betas"] == (0.9, 0.0) and opt.defaults["eps"] == 1e-6
+    with pytest.raises(NotImplementedError, match="Centered"):
+        optim.RMSprop(_p(), centered="True")
+
+
 def test_ignored_arguments_are_accepted():
     optim.SGD8bit(_p(), lr=0.1, momentum=0.9, nesterov=True, dampening=0.1)
     optim.LAMB(_p(), bias_correction=False, adam_w_mode=False)
@@ -444,3 +451,15 @@ def test_8bit_adamw_quality_close_to_torch_adamw():
         losses[name] = torch.nn.functional.mse_loss(model(x), y).item()
     assert abs(losses["bnb32"] - losses["torch"]) < 0.01 * losses["torch"], losses
     assert abs(losses["bnb8"] - losses["torch"]) < 0.05 * losses["torch"], losses
+
+
+def test_paging_helpers_without_cuda():
+    from bitsandbytes import paging
+
+    t = torch.zeros(10)
+    F.prefetch_tensor(t)  # not paged: nothing to do
+    assert paging.device_view(t) is t
+    assert F.GlobalPageManager.get_instance() is F.GlobalPageManager.get_instance()
+    if not paging.managed_memory_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            F.get_paged(10, 10)

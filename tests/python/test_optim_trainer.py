@@ -122,3 +122,30 @@ def test_trainer_trains_tiny_llama(optim, tmp_path):
         assert dtypes == {torch.float32}
     changed = [n for n, p in model.named_parameters() if not torch.equal(p.detach(), before[n])]
     assert len(changed) > len(before) // 2
+
+
+def test_trainer_resumes_from_checkpoint_with_8bit_states(tmp_path):
+    def args(steps):
+        return TrainingArguments(
+            output_dir=str(tmp_path),
+            optim="paged_adamw_8bit",
+            max_steps=steps,
+            per_device_train_batch_size=2,
+            learning_rate=1e-3,
+            save_strategy="steps",
+            save_steps=2,
+            report_to=[],
+            use_cpu=True,
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+        )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Trainer(model=_tiny_llama(), args=args(2), train_dataset=_Data()).train()
+        trainer = Trainer(model=_tiny_llama(), args=args(4), train_dataset=_Data())
+        trainer.train(resume_from_checkpoint=str(tmp_path / "checkpoint-2"))
+    opt = getattr(trainer.optimizer, "optimizer", trainer.optimizer)
+    st = opt.state[trainer.model.model.layers[0].mlp.gate_proj.weight]
+    assert st["step"] == 4 and st["state1"].dtype == torch.uint8
+    assert opt.state[trainer.model.model.embed_tokens.weight]["state1"].dtype == torch.float32

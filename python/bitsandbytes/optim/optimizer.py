@@ -187,7 +187,9 @@ class Optimizer8bit(torch.optim.Optimizer):
 
     def load_state_dict(self, state_dict, move_to_device=True):
         """Load a state_dict of this package or of bitsandbytes (nested or flat quantization keys)."""
-        state_dict = copy.deepcopy(state_dict)
+        # Only the groups are copied: state tensors are moved/cast into new tensors where
+        # needed and otherwise shared (as torch.optim does), so loading does not double memory.
+        state_dict = {"state": state_dict["state"], "param_groups": copy.deepcopy(state_dict["param_groups"])}
         groups = self.param_groups
         saved_groups = state_dict["param_groups"]
         if len(groups) != len(saved_groups):

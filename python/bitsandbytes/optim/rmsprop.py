@@ -6,7 +6,10 @@ from .optimizer import Optimizer1State
 
 
 def _check(alpha, centered) -> None:
-    if alpha == 0:
+    # the Trainer passes optim_args as strings ("optim_args='alpha=0.9,centered=False'")
+    if isinstance(centered, str):
+        centered = centered.strip().lower() in ("1", "true", "yes")
+    if float(alpha) == 0:
         raise NotImplementedError("RMSprop with alpha==0.0 is not supported!")
     if centered:
         raise NotImplementedError("Centered RMSprop is not supported!")
