@@ -63,9 +63,9 @@ constexpr Gemm4bitPath kScalar{"scalar", no_workspace, no_pack, scalar_run, supp
 const Gemm4bitPath& gemm_4bit_scalar_path() { return kScalar; }
 
 #if !defined(BNB_HAVE_X86_KERNELS)
+const Gemm4bitPath* gemm_4bit_avx512_bf16_path() { return nullptr; }
 const Gemm4bitPath* gemm_4bit_avx2_path() { return nullptr; }
 const Gemm4bitPath* gemm_4bit_avx512_path() { return nullptr; }
-const Gemm4bitPath* gemm_4bit_avx512_bf16_path() { return nullptr; }
 #endif
 
 const Gemm4bitPath& gemm_4bit_path(const Gemm4bitArgs& a) {
