@@ -87,23 +87,43 @@ struct RowScales {
   }
 };
 
-template <int NR, int MR, int kBlocks, bool kTail>
+// The four bf16 weight vectors (code values) of a row's step at column k0.
+template <bool kTail>
+[[gnu::always_inline]] inline void decode(const Ctx& c, const uint8_t* row, int64_t k0, __m512bh (&w)[4]) {
+  __m512i x;
+  if constexpr (kTail) {
+    const int64_t bytes = (c.a.K - k0) / 2;  // 16, 32 or 48
+    x = _mm512_maskz_loadu_epi8((uint64_t{1} << bytes) - 1, row + k0 / 2);
+  } else {
+    _mm_prefetch(reinterpret_cast<const char*>(row + k0 / 2 + 1024), _MM_HINT_T0);
+    x = _mm512_loadu_si512(row + k0 / 2);
+  }
+  w[0] = reinterpret_cast<__m512bh>(_mm512_permutexvar_epi16(x, c.code));
+  w[1] = reinterpret_cast<__m512bh>(_mm512_permutexvar_epi16(_mm512_srli_epi16(x, 4), c.code));
+  w[2] = reinterpret_cast<__m512bh>(_mm512_permutexvar_epi16(_mm512_srli_epi16(x, 8), c.code));
+  w[3] = reinterpret_cast<__m512bh>(_mm512_permutexvar_epi16(_mm512_srli_epi16(x, 12), c.code));
+}
+
+// Rows: the packed bytes of NR weight rows, or (kDecoded) their code values decoded by decode_rows.
+template <int NR, bool kDecoded>
+struct Rows {
+  const void* row[NR];
+};
+
+template <int NR, int MR, int kBlocks, bool kTail, bool kDecoded>
 [[gnu::always_inline]] inline void step(const Ctx& c, __m512 (&acc)[NR][MR], const __m512 (&scale)[NR],
-                                        const uint8_t* const (&row)[NR], const uint16_t* ap, int64_t k0) {
+                                        const Rows<NR, kDecoded>& rows, const uint16_t* ap, int64_t k0) {
 #pragma GCC unroll 8
   for (int r = 0; r < NR; ++r) {
-    __m512i x;
-    if constexpr (kTail) {
-      const int64_t bytes = (c.a.K - k0) / 2;  // 16, 32 or 48
-      x = _mm512_maskz_loadu_epi8((uint64_t{1} << bytes) - 1, row[r] + k0 / 2);
+    __m512bh w[4];
+    if constexpr (kDecoded) {
+      const uint16_t* d = static_cast<const uint16_t*>(rows.row[r]) + k0;
+#pragma GCC unroll 4
+      for (int g = 0; g < 4; ++g) w[g] = reinterpret_cast<__m512bh>(_mm512_loadu_si512(d + 32 * g));
     } else {
-      _mm_prefetch(reinterpret_cast<const char*>(row[r] + k0 / 2 + 1024), _MM_HINT_T0);
-      x = _mm512_loadu_si512(row[r] + k0 / 2);
+      decode<kTail>(c, static_cast<const uint8_t*>(rows.row[r]), k0, w);
     }
-    const __m512bh w0 = reinterpret_cast<__m512bh>(_mm512_permutexvar_epi16(x, c.code));
-    const __m512bh w1 = reinterpret_cast<__m512bh>(_mm512_permutexvar_epi16(_mm512_srli_epi16(x, 4), c.code));
-    const __m512bh w2 = reinterpret_cast<__m512bh>(_mm512_permutexvar_epi16(_mm512_srli_epi16(x, 8), c.code));
-    const __m512bh w3 = reinterpret_cast<__m512bh>(_mm512_permutexvar_epi16(_mm512_srli_epi16(x, 12), c.code));
+    const __m512bh w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
 #pragma GCC unroll 4
     for (int m = 0; m < MR; ++m) {
       const uint16_t* p = ap + m * c.Kp + k0;
@@ -116,8 +136,8 @@ template <int NR, int MR, int kBlocks, bool kTail>
   }
 }
 
-template <int NR, int MR, int kBlocks>
-[[gnu::noinline]] void tile(const Ctx& c, int64_t n0, int64_t m0) {
+template <int NR, int MR, int kBlocks, bool kDecoded>
+[[gnu::noinline]] void tile(const Ctx& c, int64_t n0, int64_t m0, const uint16_t* decoded) {
   const Gemm4bitArgs& a = c.a;
   __m512 acc[NR][MR];
 #pragma GCC unroll 8
@@ -125,9 +145,10 @@ template <int NR, int MR, int kBlocks>
 #pragma GCC unroll 4
     for (int m = 0; m < MR; ++m) acc[r][m] = _mm512_setzero_ps();
   __m512 scale[NR];
-  const uint8_t* row[NR];
+  Rows<NR, kDecoded> rows;
 #pragma GCC unroll 8
-  for (int r = 0; r < NR; ++r) row[r] = a.B + (n0 + r) * a.K / 2;
+  for (int r = 0; r < NR; ++r)
+    rows.row[r] = kDecoded ? static_cast<const void*>(decoded + r * c.Kp) : a.B + (n0 + r) * a.K / 2;
   const RowScales<NR> sc(a, n0);  // rows start on a block (K % blocksize == 0)
   const uint16_t* ap = c.A + m0 * c.Kp;
   const int64_t full = a.K / kStep * kStep;
@@ -136,20 +157,20 @@ template <int NR, int MR, int kBlocks>
 #pragma GCC unroll 8
       for (int r = 0; r < NR; ++r) scale[r] = _mm512_set1_ps(sc.row[r][b]);
       for (const int64_t end = k0 + a.blocksize; k0 < end; k0 += kStep)
-        step<NR, MR, kBlocks, false>(c, acc, scale, row, ap, k0);
+        step<NR, MR, kBlocks, false, kDecoded>(c, acc, scale, rows, ap, k0);
     }
   } else {
     int64_t b = 0;
     for (int64_t k0 = 0; k0 < full; k0 += kStep, b += kBlocks) {
 #pragma GCC unroll 8
       for (int r = 0; r < NR; ++r) scale[r] = step_scales<kBlocks>(sc.row[r] + b, kBlocks);
-      step<NR, MR, kBlocks, false>(c, acc, scale, row, ap, k0);
+      step<NR, MR, kBlocks, false, kDecoded>(c, acc, scale, rows, ap, k0);
     }
     if (full < a.K) {
       const int count = static_cast<int>((a.K - full) / a.blocksize);
 #pragma GCC unroll 8
       for (int r = 0; r < NR; ++r) scale[r] = step_scales<kBlocks>(sc.row[r] + b, count);
-      step<NR, MR, kBlocks, true>(c, acc, scale, row, ap, full);
+      step<NR, MR, kBlocks, true, kDecoded>(c, acc, scale, rows, ap, full);
     }
   }
   bf16_t* out = static_cast<bf16_t*>(a.out);
@@ -162,27 +183,57 @@ template <int NR, int MR, int kBlocks>
   }
 }
 
-template <int MR, int kBlocks>
-void columns(const Ctx& c, int64_t n_begin, int64_t n_end, int64_t m0) {
-  constexpr int NR = 4;
-  int64_t n = n_begin;
-  for (; n + NR <= n_end; n += NR) tile<NR, MR, kBlocks>(c, n, m0);
-  for (; n < n_end; ++n) tile<1, MR, kBlocks>(c, n, m0);
+// Decodes weight rows n0..n0+nr into `out` (nr x Kp code values in step order), once for every batch tile.
+void decode_rows(const Ctx& c, int64_t n0, int nr, uint16_t* out) {
+  const int64_t full = c.a.K / kStep * kStep;
+  for (int r = 0; r < nr; ++r) {
+    const uint8_t* row = c.a.B + (n0 + r) * c.a.K / 2;
+    uint16_t* d = out + r * c.Kp;
+    __m512bh w[4];
+    for (int64_t k0 = 0; k0 < full; k0 += kStep) {
+      decode<false>(c, row, k0, w);
+      for (int g = 0; g < 4; ++g) _mm512_storeu_si512(d + k0 + 32 * g, reinterpret_cast<__m512i>(w[g]));
+    }
+    if (full < c.a.K) {
+      decode<true>(c, row, full, w);
+      for (int g = 0; g < 4; ++g) _mm512_storeu_si512(d + full + 32 * g, reinterpret_cast<__m512i>(w[g]));
+    }
+  }
 }
 
+template <int NR, int kBlocks, bool kDecoded>
+void batch_tiles(const Ctx& c, int64_t n0, const uint16_t* decoded) {
+  for (int64_t m0 = 0; m0 < c.a.M; m0 += 4) {
+    switch (std::min<int64_t>(4, c.a.M - m0)) {
+      case 1: tile<NR, 1, kBlocks, kDecoded>(c, n0, m0, decoded); break;
+      case 2: tile<NR, 2, kBlocks, kDecoded>(c, n0, m0, decoded); break;
+      case 3: tile<NR, 3, kBlocks, kDecoded>(c, n0, m0, decoded); break;
+      default: tile<NR, 4, kBlocks, kDecoded>(c, n0, m0, decoded); break;
+    }
+  }
+}
+
+// Up to 4 batch rows: the weights are decoded in registers (GEMV streams them once). More: each group of
+// 4 weight rows is decoded once into a buffer that stays in L1/L2 and reused by every batch tile.
 template <int kBlocks>
 void run_blocks(const Ctx& c, int64_t n_begin, int64_t n_end) {
-  constexpr int64_t kGroup = 16;  // a group's weights stay in cache across the batch rows
-  for (int64_t g = n_begin; g < n_end; g += kGroup) {
-    const int64_t ge = std::min(g + kGroup, n_end);
-    for (int64_t m0 = 0; m0 < c.a.M; m0 += 4) {
-      switch (std::min<int64_t>(4, c.a.M - m0)) {
-        case 1: columns<1, kBlocks>(c, g, ge, m0); break;
-        case 2: columns<2, kBlocks>(c, g, ge, m0); break;
-        case 3: columns<3, kBlocks>(c, g, ge, m0); break;
-        default: columns<4, kBlocks>(c, g, ge, m0); break;
-      }
-    }
+  constexpr int NR = 4;
+  if (c.a.M <= 4) {
+    int64_t n = n_begin;
+    for (; n + NR <= n_end; n += NR) batch_tiles<NR, kBlocks, false>(c, n, nullptr);
+    for (; n < n_end; ++n) batch_tiles<1, kBlocks, false>(c, n, nullptr);
+    return;
+  }
+  thread_local std::vector<uint16_t> buffer;
+  buffer.resize(static_cast<size_t>(NR * c.Kp));
+  int64_t n = n_begin;
+  for (; n + NR <= n_end; n += NR) {
+    decode_rows(c, n, NR, buffer.data());
+    batch_tiles<NR, kBlocks, true>(c, n, buffer.data());
+  }
+  for (; n < n_end; ++n) {
+    decode_rows(c, n, 1, buffer.data());
+    batch_tiles<1, kBlocks, true>(c, n, buffer.data());
   }
 }
 
