@@ -10,4 +10,8 @@ TORCH_LIBRARY_IMPL(bitsandbytes, CUDA, m) {
   m.impl("quantize_blockwise", &bnb::ops::quantize_blockwise_cuda);
   m.impl("dequantize_blockwise", &bnb::ops::dequantize_blockwise_cuda);
   m.impl("dequantize_blockwise.out", &bnb::ops::dequantize_blockwise_out_cuda);
+  // gemv_4bit / gemm_4bit
+  m.impl("gemv_4bit", &bnb::ops::gemv_4bit_cuda);
+  m.impl("gemv_4bit.out", &bnb::ops::gemv_4bit_out_cuda);
+  m.impl("gemm_4bit", &bnb::ops::gemm_4bit_cuda);
 }

@@ -289,3 +289,34 @@ def test_bad_input_raises_clear_errors(index):
     match, call = _bad_calls()[index]
     with pytest.raises((ValueError, TypeError, RuntimeError), match=match):
         call()
+
+
+# ---------------------------------------------------------------------------
+# CUDA / HIP against the CPU backend (skipped without a GPU)
+# ---------------------------------------------------------------------------
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA or ROCm device")
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("quant_type", QUANT_TYPES)
+@pytest.mark.parametrize("compress", [False, True])
+def test_gpu_matches_cpu(dtype, quant_type, compress):
+    # M <= 4 with K % 32 == 0: the fused kernel; K % 32 != 0: the plain kernel; M > 4: dequantize + GEMM
+    for m, n, k, bs in [(1, 300, 4096, 64), (3, 77, 512, 32), (4, 40, 100, 64), (17, 64, 1024, 256), (2, 9, 96, 4096)]:
+        packed, state = _weight(n, k, bs, quant_type, compress=compress)
+        A = torch.randn(m, k, dtype=dtype)
+        bias = torch.randn(n, dtype=dtype)
+        if compress:
+            kw = dict(absmax_8bit=state.absmax, absmax_code=state.state2.code, absmax_offset=state.offset)
+            absmax = state.state2.absmax
+        else:
+            kw, absmax = {}, state.absmax
+        expected = ops.gemm_4bit(A, packed, [n, k], absmax, bs, quant_type, bias=bias, **kw)
+        gkw = {key: v.cuda() for key, v in kw.items()}
+        y = ops.gemm_4bit(A.cuda(), packed.cuda(), [n, k], absmax.cuda(), bs, quant_type, bias=bias.cuda(), **gkw)
+        scales = F._absmax_of(state)
+        _assert_close(y.cpu(), A, packed, [n, k], scales, bs, quant_type, bias=bias.float())
+        assert y.dtype == expected.dtype and y.shape == expected.shape
+        g = ops.gemv_4bit(A.cuda(), packed.cuda(), [n, k], scales.cuda(), state.code.cuda(), bs)
+        _assert_close(g.cpu(), A, packed, [n, k], scales, bs, quant_type)
