@@ -47,9 +47,15 @@ def _assert_close(y, A, packed, shapeB, absmax, blocksize, quant_type, bias=None
 SHAPES = [(1, 64, 64), (1, 33, 4096), (3, 17, 128), (8, 40, 256), (64, 24, 192), (5, 7, 96), (2, 9, 100), (1, 5, 33)]
 
 
+# every blocksize on the widest path, a few on the others (the scalar path handles all shapes alike)
+LEVEL_BLOCKSIZES = [("avx512", bs) for bs in BLOCKSIZES] + [
+    (lv, bs) for lv in ("avx2", "scalar") for bs in (32, 64, 4096)
+]
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("quant_type", QUANT_TYPES)
-@pytest.mark.parametrize("blocksize", BLOCKSIZES)
+@pytest.mark.parametrize(("simd_level", "blocksize"), LEVEL_BLOCKSIZES, indirect=["simd_level"])
 def test_gemm_matches_reference(simd_level, dtype, quant_type, blocksize):
     for m, n, k in SHAPES:
         packed, state = _weight(n, k, blocksize, quant_type)
