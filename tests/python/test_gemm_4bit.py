@@ -81,9 +81,30 @@ def test_gemv_matches_gemm_and_reference(simd_level, dtype, quant_type):
 def test_gemv_uses_the_given_code_table(simd_level, dtype):
     code = torch.randn(16)
     packed, state = _weight(24, 256, 64, "nf4")
-    A = torch.randn(4, 256, dtype=dtype)
-    y = ops.gemv_4bit(A, packed, [24, 256], state.absmax, code, 64)
-    _assert_close(y, A, packed, [24, 256], state.absmax, 64, "nf4", code=code)
+    for m in (1, 4, 6):  # 6: a table dequantize_4bit does not know keeps the fused kernels for any batch
+        A = torch.randn(m, 256, dtype=dtype)
+        y = ops.gemv_4bit(A, packed, [24, 256], state.absmax, code, 64)
+        _assert_close(y, A, packed, [24, 256], state.absmax, 64, "nf4", code=code)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("compress", [False, True])
+def test_large_batch_tiles(dtype, compress):
+    # batches over 4 dequantize 128-row tiles (K = 4096) and multiply each with torch's GEMM; 300 rows
+    # end in a partial tile
+    packed, state = _weight(300, 4096, 64, "nf4", compress=compress)
+    scales = F._absmax_of(state)
+    A = torch.randn(9, 4096, dtype=dtype)
+    bias = torch.randn(300, dtype=dtype)
+    if compress:
+        kw = dict(absmax_8bit=state.absmax, absmax_code=state.state2.code, absmax_offset=state.offset)
+        y = ops.gemm_4bit(A, packed, [300, 4096], state.state2.absmax, 64, "nf4", bias=bias, **kw)
+    else:
+        y = ops.gemm_4bit(A, packed, [300, 4096], state.absmax, 64, "nf4", bias=bias)
+    _assert_close(y, A, packed, [300, 4096], scales, 64, "nf4", bias=bias.float())
+    # each batch row gets what it gets alone, up to the fused kernels' rounding
+    single = ops.gemm_4bit(A[3:4], packed, [300, 4096], scales, 64, "nf4", bias=bias)
+    torch.testing.assert_close(y[3:4].float(), single.float(), rtol=4 * TOL[dtype], atol=4 * TOL[dtype] * 64)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
