@@ -1,8 +1,8 @@
 // GPU 4-bit weight matmul (gemv_4bit / gemm_4bit), CUDA or HIP.
 //  - gemv_kernel: up to 4 batch rows; a group of 32 lanes per weight row, each
 //    lane reading 16 packed bytes (32 weights, one block) per step, coalesced
-//    across the group, fp32 sums reduced with shuffles. Needs K % 32 == 0 and a
-//    16-byte aligned weight.
+//    across the group, A with 16-byte loads, fp32 sums reduced with shuffles.
+//    Needs K % 32 == 0 and 16-byte aligned A and weight.
 //  - naive_kernel: any shape, one thread per output (the fallback).
 //  - dequantize_weight_kernel: W in A's dtype with the scales (plain or nested)
 //    decoded inline, for the dequantize + GEMM path of large batches.
@@ -40,6 +40,22 @@ __device__ inline float group_sum(float v) {
   return v;
 }
 
+// 8 consecutive elements as fp32, from 16-byte aligned vector loads.
+__device__ inline void load8(const float* p, float* v) {
+  const float4 a = *reinterpret_cast<const float4*>(p), b = *reinterpret_cast<const float4*>(p + 4);
+  v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+}
+template <typename T>
+__device__ inline void load8(const T* p, float* v) {  // fp16 / bf16
+  const uint4 q = *reinterpret_cast<const uint4*>(p);
+  const uint32_t words[4] = {q.x, q.y, q.z, q.w};
+  for (int j = 0; j < 8; ++j) {
+    T h;
+    h.bits = static_cast<uint16_t>(words[j / 2] >> (16 * (j % 2)));
+    v[j] = to_f32(h);
+  }
+}
+
 template <typename T, int MR>
 __global__ void gemv_kernel(Gemm4bitArgs a, Code16 table) {
   __shared__ float code[16];
@@ -61,10 +77,15 @@ __global__ void gemv_kernel(Gemm4bitArgs a, Code16 table) {
       w[2 * i] = code[high_nibble(byte)] * s;
       w[2 * i + 1] = code[low_nibble(byte)] * s;
     }
+    for (int i = 0; i < 32; ++i) w[i] = to_f32(from_f32<T>(w[i]));  // as dequantize_4bit rounds it
     for (int m = 0; m < MR; ++m) {
       const T* x = A + m * a.K + k0;
       float sum = 0.0f;
-      for (int i = 0; i < 32; ++i) sum += to_f32(x[i]) * to_f32(from_f32<T>(w[i]));
+      for (int i = 0; i < 32; i += 8) {
+        float v[8];
+        load8(x + i, v);
+        for (int j = 0; j < 8; ++j) sum += v[j] * w[i + j];
+      }
       acc[m] += sum;
     }
   }
@@ -121,7 +142,8 @@ Code16 host_table(const Gemm4bitArgs& a) {
 }  // namespace
 
 bool gemm_4bit_uses_gemv(const Gemm4bitArgs& a) {
-  return a.M <= 4 && a.K % 32 == 0 && reinterpret_cast<uintptr_t>(a.B) % 16 == 0;
+  return a.M <= 4 && a.K % 32 == 0 && reinterpret_cast<uintptr_t>(a.B) % 16 == 0 &&
+         reinterpret_cast<uintptr_t>(a.A) % 16 == 0;
 }
 
 const char* launch_gemm_4bit(const Gemm4bitArgs& a, void* stream) {
