@@ -185,13 +185,15 @@ def test_all_simd_paths_agree():
     for level in available_simd_levels():
         cextension._C.set_simd_level(level)
         for dtype in DTYPES:
-            A = torch.randn(7, 1024, dtype=dtype, generator=torch.Generator().manual_seed(1))
-            results.append((level, dtype, ops.gemm_4bit(A, packed, [100, 1024], state.absmax, 64, "nf4")))
+            for m in (1, 3, 7):  # fused kernels (registers), and the tiled path
+                A = torch.randn(m, 1024, dtype=dtype, generator=torch.Generator().manual_seed(m))
+                y = ops.gemm_4bit(A, packed, [100, 1024], state.absmax, 64, "nf4")
+                results.append((level, (dtype, m), y))
     cextension._C.set_simd_level(cextension._C.detected_simd_level())
-    by_dtype = {}
-    for level, dtype, y in results:
-        by_dtype.setdefault(dtype, []).append((level, y))
-    for dtype, ys in by_dtype.items():
+    by_case = {}
+    for level, case, y in results:
+        by_case.setdefault(case, []).append((level, y))
+    for (dtype, _), ys in by_case.items():
         base = ys[0][1].float()
         for level, y in ys[1:]:
             rel = ((y.float() - base).abs().max() / base.abs().max()).item()
