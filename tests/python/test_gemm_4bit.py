@@ -208,8 +208,7 @@ def test_functional_gemv_4bit(compress):
     packed, state = _weight(32, 256, 64, "fp4", compress=compress)
     A = torch.randn(1, 256, dtype=torch.bfloat16)
     y = F.gemv_4bit(A, packed.t(), state=state)
-    w = F.dequantize_4bit(packed, state).to(torch.bfloat16)
-    torch.testing.assert_close(y, (A.double() @ w.double().T).to(torch.bfloat16), rtol=2e-2, atol=2e-2)
+    _assert_close(y, A, packed, [32, 256], F._absmax_of(state), 64, "fp4")
     out = torch.empty(1, 32, dtype=torch.bfloat16)
     assert F.gemv_4bit(A, packed, out=out, state=state) is out
     assert torch.equal(out, y)
@@ -378,3 +377,52 @@ def test_matches_original_outputs(quant_type, dtype_name, kind):
     _assert_close(y, A, packed, [64, 128], scales, 64, quant_type, bias=bias.float())
     diff = (y.float() - theirs.float()).abs().max().item()
     assert diff <= 4 * TOL[A.dtype] * theirs.float().abs().max().item() + 1e-6
+
+
+# ---------------------------------------------------------------------------
+# A tiny Transformers model whose linear layers run on gemm_4bit
+# ---------------------------------------------------------------------------
+class _Linear4bitProbe(torch.nn.Module):
+    def __init__(self, linear, compress):
+        super().__init__()
+        self.packed, self.state = F.quantize_4bit(
+            linear.weight.data, blocksize=64, quant_type="nf4", compress_statistics=compress
+        )
+        self.bias = linear.bias
+
+    def forward(self, x):
+        st = self.state
+        n, k = st.shape
+        if st.nested:
+            nested = dict(absmax_8bit=st.absmax, absmax_code=st.state2.code, absmax_offset=st.offset)
+            return ops.gemm_4bit(x, self.packed, [n, k], st.state2.absmax, 64, "nf4", bias=self.bias, **nested)
+        return ops.gemm_4bit(x, self.packed, [n, k], st.absmax, 64, "nf4", bias=self.bias)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_tiny_llama_logits(compress):
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.LlamaConfig(
+        vocab_size=128,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
+    model = transformers.AutoModelForCausalLM.from_config(cfg).to(torch.bfloat16).eval()
+    ids = torch.randint(0, 128, (2, 11))
+    names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and "lm_head" not in n]
+    probes = {n: _Linear4bitProbe(model.get_submodule(n), compress) for n in names}
+    with torch.no_grad():
+        for n, p in probes.items():  # the dense reference: the dequantized weights in bf16
+            model.get_submodule(n).weight.data = F.dequantize_4bit(p.packed, p.state).to(torch.bfloat16)
+        batches = (ids, ids[:1, :1])  # prefill (batch 22: the tiled path) and one token (batch 1: fused GEMV)
+        expected = [model(b).logits.float() for b in batches]
+        for n, p in probes.items():
+            parent, _, child = n.rpartition(".")
+            setattr(model.get_submodule(parent), child, p)
+        for b, e in zip(batches, expected):
+            logits = model(b).logits.float()
+            assert (logits - e).abs().max() < 0.05 * e.abs().max()
