@@ -247,6 +247,47 @@ def optim_adamw8bit_resume() -> None:
     from optim_fixtures import optim_adamw8bit_resume as make
 
     make(FIXTURES)
+@maker
+def gemm_4bit() -> None:
+    """The original's gemm_4bit outputs on its own packed weights. (Its CPU gemv_4bit expects the weight
+    repacked by Linear4bit for AVX512-BF16, so it is not comparable on quantize_4bit's layout.)"""
+    import bitsandbytes.functional as F
+
+    torch.manual_seed(3)
+    ops = torch.ops.bitsandbytes
+    tensors: dict[str, torch.Tensor] = {}
+    for qt in ("nf4", "fp4"):
+        for dname, dtype in DTYPES.items():
+            for compress in (False, True):
+                key = f"{qt}_{dname}_{'nested' if compress else 'plain'}"
+                w = torch.randn(64, 128, dtype=dtype)
+                packed, st = F.quantize_4bit(w, blocksize=64, quant_type=qt, compress_statistics=compress)
+                A = torch.randn(3, 128, dtype=dtype)
+                bias = torch.randn(64, dtype=dtype)
+                tensors[f"{key}.A"] = A
+                tensors[f"{key}.bias"] = bias
+                tensors[f"{key}.packed"] = packed
+                tensors[f"{key}.absmax"] = st.absmax
+                if compress:
+                    tensors[f"{key}.offset"] = st.offset
+                    tensors[f"{key}.nested_absmax"] = st.state2.absmax
+                    tensors[f"{key}.nested_code"] = st.state2.code
+                    out = ops.gemm_4bit(
+                        A,
+                        packed,
+                        [64, 128],
+                        st.state2.absmax,
+                        64,
+                        qt,
+                        bias=bias,
+                        absmax_8bit=st.absmax,
+                        absmax_code=st.state2.code,
+                        absmax_offset=st.offset,
+                    )
+                else:
+                    out = ops.gemm_4bit(A, packed, [64, 128], st.absmax, 64, qt, bias=bias)
+                tensors[f"{key}.gemm"] = out
+    save("gemm_4bit", tensors)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ at::Tensor gemm_4bit_cpu(const at::Tensor& A, const at::Tensor& B, c10::IntArray
   at::Tensor out = at::empty(gemm_4bit_out_shape(op, A, shapeB), A.options());
   const PreparedGemm4bit p = prepare_gemm_4bit(op, A, B, shapeB, absmax, nullptr, blocksize, qt, bias, absmax_8bit,
                                                absmax_code, absmax_offset, out);
-  cpu::run_gemm_4bit(p.args);
+  cpu::run_gemm_4bit(p);
   return out;
 }
 

@@ -9,7 +9,7 @@ namespace bnb::ops {
 void gemv_4bit_out_cpu(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,
                        const at::Tensor& code, int64_t blocksize, const at::Tensor& out) {
   const PreparedGemm4bit p = prepare_gemv_4bit(A, B, shapeB, absmax, code, blocksize, out);
-  cpu::run_gemm_4bit(p.args);
+  cpu::run_gemm_4bit(p);
 }
 
 at::Tensor gemv_4bit_cpu(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,

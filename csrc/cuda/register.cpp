@@ -13,6 +13,10 @@ TORCH_LIBRARY_IMPL(bitsandbytes, CUDA, m) {
   // optimizers
   m.impl("optimizer_update_32bit", &bnb::ops::optimizer_update_32bit_cuda);
   m.impl("optimizer_update_8bit_blockwise", &bnb::ops::optimizer_update_8bit_blockwise_cuda);
+  // gemv_4bit / gemm_4bit
+  m.impl("gemv_4bit", &bnb::ops::gemv_4bit_cuda);
+  m.impl("gemv_4bit.out", &bnb::ops::gemv_4bit_out_cuda);
+  m.impl("gemm_4bit", &bnb::ops::gemm_4bit_cuda);
 }
 
 // Sparse gradients: the bindings reject them with a clear error.

@@ -47,9 +47,15 @@ def _assert_close(y, A, packed, shapeB, absmax, blocksize, quant_type, bias=None
 SHAPES = [(1, 64, 64), (1, 33, 4096), (3, 17, 128), (8, 40, 256), (64, 24, 192), (5, 7, 96), (2, 9, 100), (1, 5, 33)]
 
 
+# every blocksize on the widest path, a few on the others (the scalar path handles all shapes alike)
+LEVEL_BLOCKSIZES = [("avx512", bs) for bs in BLOCKSIZES] + [
+    (lv, bs) for lv in ("avx2", "scalar") for bs in (32, 64, 4096)
+]
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("quant_type", QUANT_TYPES)
-@pytest.mark.parametrize("blocksize", BLOCKSIZES)
+@pytest.mark.parametrize(("simd_level", "blocksize"), LEVEL_BLOCKSIZES, indirect=["simd_level"])
 def test_gemm_matches_reference(simd_level, dtype, quant_type, blocksize):
     for m, n, k in SHAPES:
         packed, state = _weight(n, k, blocksize, quant_type)
@@ -75,9 +81,30 @@ def test_gemv_matches_gemm_and_reference(simd_level, dtype, quant_type):
 def test_gemv_uses_the_given_code_table(simd_level, dtype):
     code = torch.randn(16)
     packed, state = _weight(24, 256, 64, "nf4")
-    A = torch.randn(4, 256, dtype=dtype)
-    y = ops.gemv_4bit(A, packed, [24, 256], state.absmax, code, 64)
-    _assert_close(y, A, packed, [24, 256], state.absmax, 64, "nf4", code=code)
+    for m in (1, 4, 6):  # 6: a table dequantize_4bit does not know keeps the fused kernels for any batch
+        A = torch.randn(m, 256, dtype=dtype)
+        y = ops.gemv_4bit(A, packed, [24, 256], state.absmax, code, 64)
+        _assert_close(y, A, packed, [24, 256], state.absmax, 64, "nf4", code=code)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("compress", [False, True])
+def test_large_batch_tiles(dtype, compress):
+    # batches over 4 dequantize 128-row tiles (K = 4096) and multiply each with torch's GEMM; 300 rows
+    # end in a partial tile
+    packed, state = _weight(300, 4096, 64, "nf4", compress=compress)
+    scales = F._absmax_of(state)
+    A = torch.randn(9, 4096, dtype=dtype)
+    bias = torch.randn(300, dtype=dtype)
+    if compress:
+        kw = dict(absmax_8bit=state.absmax, absmax_code=state.state2.code, absmax_offset=state.offset)
+        y = ops.gemm_4bit(A, packed, [300, 4096], state.state2.absmax, 64, "nf4", bias=bias, **kw)
+    else:
+        y = ops.gemm_4bit(A, packed, [300, 4096], state.absmax, 64, "nf4", bias=bias)
+    _assert_close(y, A, packed, [300, 4096], scales, 64, "nf4", bias=bias.float())
+    # each batch row gets what it gets alone, up to the fused kernels' rounding
+    single = ops.gemm_4bit(A[3:4], packed, [300, 4096], scales, 64, "nf4", bias=bias)
+    torch.testing.assert_close(y[3:4].float(), single.float(), rtol=4 * TOL[dtype], atol=4 * TOL[dtype] * 64)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -158,13 +185,15 @@ def test_all_simd_paths_agree():
     for level in available_simd_levels():
         cextension._C.set_simd_level(level)
         for dtype in DTYPES:
-            A = torch.randn(7, 1024, dtype=dtype, generator=torch.Generator().manual_seed(1))
-            results.append((level, dtype, ops.gemm_4bit(A, packed, [100, 1024], state.absmax, 64, "nf4")))
+            for m in (1, 3, 7):  # fused kernels (registers), and the tiled path
+                A = torch.randn(m, 1024, dtype=dtype, generator=torch.Generator().manual_seed(m))
+                y = ops.gemm_4bit(A, packed, [100, 1024], state.absmax, 64, "nf4")
+                results.append((level, (dtype, m), y))
     cextension._C.set_simd_level(cextension._C.detected_simd_level())
-    by_dtype = {}
-    for level, dtype, y in results:
-        by_dtype.setdefault(dtype, []).append((level, y))
-    for dtype, ys in by_dtype.items():
+    by_case = {}
+    for level, case, y in results:
+        by_case.setdefault(case, []).append((level, y))
+    for (dtype, _), ys in by_case.items():
         base = ys[0][1].float()
         for level, y in ys[1:]:
             rel = ((y.float() - base).abs().max() / base.abs().max()).item()
@@ -179,8 +208,7 @@ def test_functional_gemv_4bit(compress):
     packed, state = _weight(32, 256, 64, "fp4", compress=compress)
     A = torch.randn(1, 256, dtype=torch.bfloat16)
     y = F.gemv_4bit(A, packed.t(), state=state)
-    w = F.dequantize_4bit(packed, state).to(torch.bfloat16)
-    torch.testing.assert_close(y, (A.double() @ w.double().T).to(torch.bfloat16), rtol=2e-2, atol=2e-2)
+    _assert_close(y, A, packed, [32, 256], F._absmax_of(state), 64, "fp4")
     out = torch.empty(1, 32, dtype=torch.bfloat16)
     assert F.gemv_4bit(A, packed, out=out, state=state) is out
     assert torch.equal(out, y)
@@ -289,3 +317,112 @@ def test_bad_input_raises_clear_errors(index):
     match, call = _bad_calls()[index]
     with pytest.raises((ValueError, TypeError, RuntimeError), match=match):
         call()
+
+
+# ---------------------------------------------------------------------------
+# CUDA / HIP against the CPU backend (skipped without a GPU)
+# ---------------------------------------------------------------------------
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA or ROCm device")
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("quant_type", QUANT_TYPES)
+@pytest.mark.parametrize("compress", [False, True])
+def test_gpu_matches_cpu(dtype, quant_type, compress):
+    # M <= 4 with K % 32 == 0: the fused kernel; K % 32 != 0: the plain kernel; M > 4: dequantize + GEMM
+    for m, n, k, bs in [(1, 300, 4096, 64), (3, 77, 512, 32), (4, 40, 100, 64), (17, 64, 1024, 256), (2, 9, 96, 4096)]:
+        packed, state = _weight(n, k, bs, quant_type, compress=compress)
+        A = torch.randn(m, k, dtype=dtype)
+        bias = torch.randn(n, dtype=dtype)
+        if compress:
+            kw = dict(absmax_8bit=state.absmax, absmax_code=state.state2.code, absmax_offset=state.offset)
+            absmax = state.state2.absmax
+        else:
+            kw, absmax = {}, state.absmax
+        expected = ops.gemm_4bit(A, packed, [n, k], absmax, bs, quant_type, bias=bias, **kw)
+        gkw = {key: v.cuda() for key, v in kw.items()}
+        y = ops.gemm_4bit(A.cuda(), packed.cuda(), [n, k], absmax.cuda(), bs, quant_type, bias=bias.cuda(), **gkw)
+        scales = F._absmax_of(state)
+        _assert_close(y.cpu(), A, packed, [n, k], scales, bs, quant_type, bias=bias.float())
+        assert y.dtype == expected.dtype and y.shape == expected.shape
+        g = ops.gemv_4bit(A.cuda(), packed.cuda(), [n, k], scales.cuda(), state.code.cuda(), bs)
+        _assert_close(g.cpu(), A, packed, [n, k], scales, bs, quant_type)
+
+
+@pytest.mark.parametrize("quant_type", QUANT_TYPES)
+@pytest.mark.parametrize("dtype_name", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("kind", ["plain", "nested"])
+def test_matches_original_outputs(quant_type, dtype_name, kind):
+    from conftest import load_fixture
+
+    fx = load_fixture("gemm_4bit")
+    key = f"{quant_type}_{dtype_name}_{kind}"
+    A, bias, packed = fx[f"{key}.A"], fx[f"{key}.bias"], fx[f"{key}.packed"]
+    if kind == "nested":
+        nested = dict(
+            absmax_8bit=fx[f"{key}.absmax"], absmax_code=fx[f"{key}.nested_code"], absmax_offset=fx[f"{key}.offset"]
+        )
+        y = ops.gemm_4bit(A, packed, [64, 128], fx[f"{key}.nested_absmax"], 64, quant_type, bias=bias, **nested)
+        scales = ref.nested_absmax(
+            fx[f"{key}.absmax"], fx[f"{key}.nested_absmax"], fx[f"{key}.nested_code"], fx[f"{key}.offset"]
+        )
+    else:
+        y = ops.gemm_4bit(A, packed, [64, 128], fx[f"{key}.absmax"], 64, quant_type, bias=bias)
+        scales = fx[f"{key}.absmax"]
+    theirs = fx[f"{key}.gemm"]
+    assert y.shape == theirs.shape and y.dtype == theirs.dtype
+    # the original's result and ours satisfy the same bound, and agree closely
+    _assert_close(theirs, A, packed, [64, 128], scales, 64, quant_type, bias=bias.float())
+    _assert_close(y, A, packed, [64, 128], scales, 64, quant_type, bias=bias.float())
+    diff = (y.float() - theirs.float()).abs().max().item()
+    assert diff <= 4 * TOL[A.dtype] * theirs.float().abs().max().item() + 1e-6
+
+
+# ---------------------------------------------------------------------------
+# A tiny Transformers model whose linear layers run on gemm_4bit
+# ---------------------------------------------------------------------------
+class _Linear4bitProbe(torch.nn.Module):
+    def __init__(self, linear, compress):
+        super().__init__()
+        self.packed, self.state = F.quantize_4bit(
+            linear.weight.data, blocksize=64, quant_type="nf4", compress_statistics=compress
+        )
+        self.bias = linear.bias
+
+    def forward(self, x):
+        st = self.state
+        n, k = st.shape
+        if st.nested:
+            nested = dict(absmax_8bit=st.absmax, absmax_code=st.state2.code, absmax_offset=st.offset)
+            return ops.gemm_4bit(x, self.packed, [n, k], st.state2.absmax, 64, "nf4", bias=self.bias, **nested)
+        return ops.gemm_4bit(x, self.packed, [n, k], st.absmax, 64, "nf4", bias=self.bias)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_tiny_llama_logits(compress):
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.LlamaConfig(
+        vocab_size=128,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
+    model = transformers.AutoModelForCausalLM.from_config(cfg).to(torch.bfloat16).eval()
+    ids = torch.randint(0, 128, (2, 11))
+    names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and "lm_head" not in n]
+    probes = {n: _Linear4bitProbe(model.get_submodule(n), compress) for n in names}
+    with torch.no_grad():
+        for n, p in probes.items():  # the dense reference: the dequantized weights in bf16
+            model.get_submodule(n).weight.data = F.dequantize_4bit(p.packed, p.state).to(torch.bfloat16)
+        batches = (ids, ids[:1, :1])  # prefill (batch 22: the tiled path) and one token (batch 1: fused GEMV)
+        expected = [model(b).logits.float() for b in batches]
+        for n, p in probes.items():
+            parent, _, child = n.rpartition(".")
+            setattr(model.get_submodule(parent), child, p)
+        for b, e in zip(batches, expected):
+            logits = model(b).logits.float()
+            assert (logits - e).abs().max() < 0.05 * e.abs().max()
