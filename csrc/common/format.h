@@ -44,10 +44,12 @@ inline constexpr std::array<float, 16> kNF4Code = {
     1.0f,
 };
 
-// FP4 (e2m1, bias 2, bit 3 = sign) divided by its maximum 12.
+// FP4 (e2m1, bias 2, bit 3 = sign) divided by its maximum 12. Index 8 (sign bit,
+// zero magnitude) holds +0, not -0: the original's table has +0 there, and its
+// checkpoints carry that table as quant_map, byte for byte.
 inline constexpr std::array<float, 16> kFP4Code = {
-    0.0f / 12,  0.0625f / 12,  8.0f / 12,  12.0f / 12,  4.0f / 12,  6.0f / 12,  2.0f / 12,  3.0f / 12,
-    -0.0f / 12, -0.0625f / 12, -8.0f / 12, -12.0f / 12, -4.0f / 12, -6.0f / 12, -2.0f / 12, -3.0f / 12,
+    0.0f / 12, 0.0625f / 12,  8.0f / 12,  12.0f / 12,  4.0f / 12,  6.0f / 12,  2.0f / 12,  3.0f / 12,
+    0.0f / 12, -0.0625f / 12, -8.0f / 12, -12.0f / 12, -4.0f / 12, -6.0f / 12, -2.0f / 12, -3.0f / 12,
 };
 
 // Other 4-bit code tables get_4bit_type() offers (not used by the kernels,
@@ -79,8 +81,8 @@ inline constexpr std::array<float, 16> kAF4Code = {
 // midpoints between consecutive codes *sorted by value*, and the number of
 // midpoints strictly below it is its sorted position (ties go to the lower
 // code; NaN goes to the top). kSortedToCode maps that position to the stored
-// 4-bit index. For FP4 the two zeros sit at sorted positions 7 (+0, for
-// x <= 0) and 8 (-0, for x > 0), which is what the reference CPU path emits.
+// 4-bit index. For FP4 the two zero codes sit at sorted positions 7 (code 0,
+// for x <= 0) and 8 (code 8, for x > 0), which is what the reference CPU path emits.
 inline constexpr std::array<uint8_t, 16> kNF4SortedToCode = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 inline constexpr std::array<uint8_t, 16> kFP4SortedToCode = {11, 10, 13, 12, 15, 14, 9, 0, 8, 1, 6, 7, 4, 5, 2, 3};
 
