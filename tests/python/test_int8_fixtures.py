@@ -3,10 +3,11 @@ tools/make_fixtures.py in the reference environment)."""
 
 import pytest
 import torch
-from conftest import load_fixture
 
 import bitsandbytes as bnb
 import bitsandbytes.functional as F
+
+from conftest import load_fixture
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 

@@ -7,9 +7,10 @@ import warnings
 
 import pytest
 import torch
-from conftest import FIXTURES, load_fixture
 
 import bitsandbytes as bnb
+
+from conftest import FIXTURES, load_fixture
 
 transformers = pytest.importorskip("transformers")
 from transformers import AutoModelForCausalLM, BitsAndBytesConfig, LlamaConfig, LlamaForCausalLM  # noqa: E402
@@ -94,7 +95,9 @@ def test_save_pretrained_roundtrip_and_dequantize(fp32_dir, tmp_path):
 
 
 def test_skip_modules_threshold_and_fp16_weights(fp32_dir):
-    model = _load(fp32_dir, llm_int8_skip_modules=["gate_proj", "up_proj", "down_proj", "lm_head"], llm_int8_threshold=4.0)
+    model = _load(
+        fp32_dir, llm_int8_skip_modules=["gate_proj", "up_proj", "down_proj", "lm_head"], llm_int8_threshold=4.0
+    )
     lin = _linears(model)
     assert lin and all("mlp" not in n for n in lin)
     assert type(model.model.layers[0].mlp.up_proj) is torch.nn.Linear
