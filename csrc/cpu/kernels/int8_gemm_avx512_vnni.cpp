@@ -2,7 +2,7 @@
 // bytes, so B is packed as B + 128 (u8) and the surplus 128 * rowsum(A) is
 // subtracted in the epilogue. B is packed per 32-column panel as
 // [K/4][32][4] bytes; an 8 x 32 register tile accumulates over the whole K
-// with A broadcast 4 bytes at a time; the rescale (+bias) runs on the
+// with A (packed per 8-row group as [K/4][8][4]) broadcast 4 bytes at a time; the rescale (+bias) runs on the
 // registers, so the int32 product never goes to memory.
 #include <immintrin.h>
 
@@ -45,8 +45,27 @@ void pack_panel(const Int8GemmArgs& a, int64_t n0, int64_t n_end, int64_t k4n, u
   }
 }
 
+// A row group packed as [K/4][8][4] bytes: one 32-byte step per 4 k, read front to back.
+void pack_rows(const Int8GemmArgs& a, int64_t m0, int64_t rows, int64_t k4n, int8_t* dst, int32_t* rowsum) {
+  const int64_t kfull = a.K / 4;
+  if (rows < kMR || kfull < k4n) std::memset(dst, 0, static_cast<size_t>(k4n) * kMR * 4);
+  uint32_t* d = reinterpret_cast<uint32_t*>(dst);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int8_t* src = a.A + (m0 + r) * a.K;
+    int32_t s = 0;
+    for (int64_t k = 0; k < a.K; ++k) s += src[k];
+    rowsum[r] = s;
+    for (int64_t k4 = 0; k4 < kfull; ++k4) std::memcpy(&d[k4 * kMR + r], src + 4 * k4, 4);
+    if (kfull < k4n) {
+      int8_t tail[4] = {0, 0, 0, 0};
+      for (int64_t k = kfull * 4; k < a.K; ++k) tail[k - kfull * 4] = src[k];
+      std::memcpy(&d[kfull * kMR + r], tail, 4);
+    }
+  }
+}
+
 template <int R>
-inline void tile_product(const int8_t* A, int64_t lda, const uint8_t* bp, int64_t k4n, __m512i (&acc)[kMR][2]) {
+inline void tile_product(const int8_t* ap, const uint8_t* bp, int64_t k4n, __m512i (&acc)[kMR][2]) {
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
   for (int64_t k4 = 0; k4 < k4n; ++k4) {
@@ -55,7 +74,7 @@ inline void tile_product(const int8_t* A, int64_t lda, const uint8_t* bp, int64_
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       int32_t w;
-      std::memcpy(&w, A + r * lda + 4 * k4, 4);
+      std::memcpy(&w, ap + k4 * 32 + r * 4, 4);
       const __m512i va = _mm512_set1_epi32(w);
       acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], b0, va);
       acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], b1, va);
@@ -64,10 +83,10 @@ inline void tile_product(const int8_t* A, int64_t lda, const uint8_t* bp, int64_
 }
 
 template <int R, typename T>
-void tile(const Int8GemmArgs& a, const int8_t* A, int64_t lda, const int32_t* rowsum, const uint8_t* bp, int64_t k4n,
-          int64_t m0, int64_t n0, int64_t n_end) {
+void tile(const Int8GemmArgs& a, const int8_t* ap, const int32_t* rowsum, const uint8_t* bp, int64_t k4n, int64_t m0,
+          int64_t n0, int64_t n_end) {
   __m512i acc[kMR][2];
-  tile_product<R>(A, lda, bp, k4n, acc);
+  tile_product<R>(ap, bp, k4n, acc);
   const __m512 kscale = _mm512_set1_ps(kInt8MmScale);
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
@@ -100,45 +119,32 @@ void run(const Int8GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) 
   if (!bp) throw std::bad_alloc();
   for (int64_t p = 0; p < panels; ++p) pack_panel(a, n0 + p * kNR, n1, k4n, bp + p * panel_bytes);
 
-  const bool pad_a = (a.K % 4) != 0;
-  const int64_t lda = pad_a ? k4n * 4 : a.K;
-  const int64_t mc = int8_gemm_block_rows(lda, kMR);
+  const int64_t group_bytes = k4n * kMR * 4;
+  const int64_t mc = int8_gemm_block_rows(k4n * 4, kMR);
   auto* rowsum = static_cast<int32_t*>(sbuf.get(static_cast<size_t>(mc) * sizeof(int32_t)));
-  int8_t* apad = pad_a ? static_cast<int8_t*>(abuf.get(static_cast<size_t>(mc * lda))) : nullptr;
-  if (!rowsum || (pad_a && !apad)) throw std::bad_alloc();
+  auto* apack = static_cast<int8_t*>(abuf.get(static_cast<size_t>(mc / kMR * group_bytes)));
+  if (!rowsum || !apack) throw std::bad_alloc();
 
   for (int64_t mb = m0; mb < m1; mb += mc) {
     const int64_t rows = std::min(mc, m1 - mb);
-    const int8_t* Ab = a.A + mb * a.K;
-    if (pad_a) {
-      for (int64_t r = 0; r < rows; ++r) {
-        std::memcpy(apad + r * lda, a.A + (mb + r) * a.K, static_cast<size_t>(a.K));
-        std::memset(apad + r * lda + a.K, 0, static_cast<size_t>(lda - a.K));
-      }
-      Ab = apad;
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      const int8_t* x = a.A + (mb + r) * a.K;
-      int32_t s = 0;
-      for (int64_t k = 0; k < a.K; ++k) s += x[k];
-      rowsum[r] = s;
-    }
+    for (int64_t r = 0; r < rows; r += kMR)
+      pack_rows(a, mb + r, std::min<int64_t>(kMR, rows - r), k4n, apack + r / kMR * group_bytes, rowsum + r);
     for (int64_t p = 0; p < panels; ++p) {
       const uint8_t* panel = bp + p * panel_bytes;
       const int64_t pn = n0 + p * kNR;
       const int64_t pn_end = std::min(pn + kNR, n1);
       for (int64_t r = 0; r < rows; r += kMR) {
-        const int8_t* Ar = Ab + r * lda;
+        const int8_t* ap = apack + r / kMR * group_bytes;
         const int64_t m = mb + r;
         switch (std::min<int64_t>(kMR, rows - r)) {
-          case 8: tile<8, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          case 7: tile<7, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          case 6: tile<6, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          case 5: tile<5, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          case 4: tile<4, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          case 3: tile<3, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          case 2: tile<2, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          default: tile<1, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 8: tile<8, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 7: tile<7, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 6: tile<6, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 5: tile<5, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 4: tile<4, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 3: tile<3, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 2: tile<2, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          default: tile<1, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
         }
       }
     }
