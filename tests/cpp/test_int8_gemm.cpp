@@ -27,13 +27,15 @@ std::vector<Int8GemmFn> gemm_paths() {
   const auto& f = cpu_features();
   if (f.avx2) p.push_back(int8_gemm_avx2);
   if (f.avx512 && f.avx512_vnni) p.push_back(int8_gemm_avx512_vnni);
+  if (f.avx512 && int8_amx_available()) p.push_back(int8_gemm_amx);
   return p;
 }
 
 }  // namespace
 
 TEST_CASE("int8 GEMM: every path equals the exact int64 product", "[int8]") {
-  const int64_t shapes[][3] = {{1, 1, 1}, {1, 33, 7}, {8, 32, 4}, {9, 65, 130}, {23, 100, 257}, {64, 64, 1024}};
+  const int64_t shapes[][3] = {{1, 1, 1},      {1, 33, 7},     {8, 32, 4},   {9, 65, 130},
+                               {23, 100, 257}, {64, 64, 1024}, {70, 97, 200}};
   for (const auto& s : shapes) {
     const int64_t M = s[0], N = s[1], K = s[2];
     const auto A = random_int8(M * K, 1), B = random_int8(N * K, 2);

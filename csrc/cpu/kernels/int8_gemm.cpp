@@ -1,6 +1,9 @@
 // Scalar reference path of the int8 GEMM and the run-time path choice.
 #include "int8_gemm.h"
 
+#include <cstdlib>
+#include <cstring>
+
 #include "../../common/dispatch.h"
 #include "cpu_features.h"
 
@@ -43,6 +46,11 @@ namespace {
 Int8GemmFn choose() {
 #if defined(BNB_HAVE_X86_KERNELS)
   const SimdLevel l = simd_level();
+  static const bool amx_allowed = [] {
+    const char* env = std::getenv("BNB_CPU_INT8_AMX");
+    return !(env && std::strcmp(env, "0") == 0);
+  }();
+  if (l >= SimdLevel::kAvx512 && amx_allowed && int8_amx_available()) return int8_gemm_amx;
   if (l >= SimdLevel::kAvx512 && cpu_features().avx512_vnni) return int8_gemm_avx512_vnni;
   if (l >= SimdLevel::kAvx2) return int8_gemm_avx2;
 #endif
@@ -59,6 +67,7 @@ const char* int8_gemm_path() {
   if (f == int8_gemm_scalar) return "scalar";
 #if defined(BNB_HAVE_X86_KERNELS)
   if (f == int8_gemm_avx512_vnni) return "avx512_vnni";
+  if (f == int8_gemm_amx) return "amx";
 #endif
   return "avx2";
 }

@@ -1,0 +1,187 @@
+// AMX-INT8 path of the int8 GEMM (Sapphire Rapids and later). A 2 x 2 grid of
+// 16 x 16 int32 accumulator tiles covers a 32 x 32 output block; per 64-byte K
+// step it loads two A tiles (16 rows x 64 bytes, from zero-padded row-major A)
+// and two B tiles (16 x 64 bytes of the [K/4][32][4] panel layout, stride 128)
+// and issues four tdpbssd (signed x signed, so no correction term). The int32
+// block goes through a 4 KiB scratch to the shared AVX-512 epilogue.
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <type_traits>
+
+#include "../../common/dispatch.h"
+#include "int8_gemm.h"
+#include "int8_gemm_buffers.h"
+#include "simd_avx512.h"
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+namespace bnb::cpu {
+namespace {
+
+using namespace avx512;
+
+constexpr int kNR = 32;  // columns per panel (two 16-column B tiles)
+constexpr int kMR = 32;  // rows per block (two 16-row A tiles)
+constexpr int kKB = 64;  // bytes of K per tile step
+
+struct TileConfig {
+  uint8_t palette_id;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+
+void configure_tiles() {
+  TileConfig cfg{};
+  cfg.palette_id = 1;
+  for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+  _tile_loadconfig(&cfg);
+}
+
+// Panel of B rows [n0, n0 + 32) -> dst[k4][j][t] = B[n0 + j][4 k4 + t], zero padded to k4n rows.
+void pack_panel(const Int8GemmArgs& a, int64_t n0, int64_t n_end, int64_t k4n, int8_t* dst) {
+  const int64_t cols = std::min<int64_t>(kNR, n_end - n0);
+  const int64_t kfull = a.K / 4;
+  uint32_t* d = reinterpret_cast<uint32_t*>(dst);
+  if (cols < kNR || kfull < k4n) std::memset(dst, 0, static_cast<size_t>(k4n) * kNR * 4);
+  for (int64_t j = 0; j < cols; ++j) {
+    const int8_t* src = a.B + (n0 + j) * a.K;
+    for (int64_t k4 = 0; k4 < kfull; ++k4) std::memcpy(&d[k4 * kNR + j], src + 4 * k4, 4);
+    if (kfull * 4 < a.K) {
+      int8_t tail[4] = {0, 0, 0, 0};
+      for (int64_t k = kfull * 4; k < a.K; ++k) tail[k - kfull * 4] = src[k];
+      std::memcpy(&d[kfull * kNR + j], tail, 4);
+    }
+  }
+}
+
+template <typename T>
+void epilogue(const Int8GemmArgs& a, const int32_t* c, int64_t m0, int64_t rows, int64_t n0, int64_t n_end) {
+  const __m512 kscale = _mm512_set1_ps(kInt8MmScale);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t m = m0 + r;
+    for (int v = 0; v < 2; ++v) {
+      const int64_t n = n0 + 16 * v;
+      if (n >= n_end) break;
+      const __mmask16 mask = first_n(n_end - n);
+      const __m512i vi = _mm512_loadu_si512(c + r * kNR + 16 * v);
+      if constexpr (std::is_same_v<T, int32_t>) {
+        _mm512_mask_storeu_epi32(a.out_i32 + m * a.N + n, mask, vi);
+      } else {
+        const __m512 s = _mm512_mul_ps(_mm512_set1_ps(a.row_stats[m]), _mm512_maskz_loadu_ps(mask, a.col_stats + n));
+        __m512 f = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(vi), s), kscale);
+        if (a.bias) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, a.bias + n));
+        store16(static_cast<T*>(a.out) + m * a.N + n, f, mask);
+      }
+    }
+  }
+}
+
+template <typename T>
+void run(const Int8GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  static thread_local ScratchBuffer bbuf, abuf;
+  const int64_t kpad = (a.K + kKB - 1) / kKB * kKB;
+  const int64_t k4n = kpad / 4;
+  const int64_t panel_bytes = k4n * kNR * 4;
+  const int64_t panels = (n1 - n0 + kNR - 1) / kNR;
+  auto* bp = static_cast<int8_t*>(bbuf.get(static_cast<size_t>(panels * panel_bytes)));
+  if (!bp) throw std::bad_alloc();
+  for (int64_t p = 0; p < panels; ++p) pack_panel(a, n0 + p * kNR, n1, k4n, bp + p * panel_bytes);
+
+  // A rows padded to a stride that is not a multiple of 4 KiB: 16 rows of a tile
+  // would otherwise fall into the same L1 set.
+  const int64_t lda = kpad + 64;
+  const int64_t mc = int8_gemm_block_rows(lda, kMR);
+  auto* ap = static_cast<int8_t*>(abuf.get(static_cast<size_t>(mc * lda)));
+  if (!ap) throw std::bad_alloc();
+  alignas(64) int32_t c[kMR * kNR];
+
+  configure_tiles();
+  for (int64_t mb = m0; mb < m1; mb += mc) {
+    const int64_t rows = std::min(mc, m1 - mb);
+    const int64_t rows_pad = (rows + kMR - 1) / kMR * kMR;
+    for (int64_t r = 0; r < rows_pad; ++r) {
+      int8_t* d = ap + r * lda;
+      if (r < rows) {
+        std::memcpy(d, a.A + (mb + r) * a.K, static_cast<size_t>(a.K));
+        std::memset(d + a.K, 0, static_cast<size_t>(lda - a.K));
+      } else {
+        std::memset(d, 0, static_cast<size_t>(lda));
+      }
+    }
+    for (int64_t p = 0; p < panels; ++p) {
+      const int8_t* panel = bp + p * panel_bytes;
+      const int64_t pn = n0 + p * kNR;
+      const int64_t pn_end = std::min(pn + kNR, n1);
+      for (int64_t r = 0; r < rows; r += kMR) {
+        const int8_t* a0 = ap + r * lda;
+        const int8_t* a1 = a0 + 16 * lda;
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+        for (int64_t kb = 0; kb < kpad / kKB; ++kb) {
+          _tile_loadd(4, a0 + kb * kKB, lda);
+          _tile_loadd(5, a1 + kb * kKB, lda);
+          _tile_loadd(6, panel + kb * 16 * 128, 128);
+          _tile_loadd(7, panel + kb * 16 * 128 + 64, 128);
+          _tile_dpbssd(0, 4, 6);
+          _tile_dpbssd(1, 4, 7);
+          _tile_dpbssd(2, 5, 6);
+          _tile_dpbssd(3, 5, 7);
+        }
+        _tile_stored(0, c, kNR * 4);
+        _tile_stored(1, c + 16, kNR * 4);
+        _tile_stored(2, c + 16 * kNR, kNR * 4);
+        _tile_stored(3, c + 16 * kNR + 16, kNR * 4);
+        epilogue<T>(a, c, mb + r, std::min<int64_t>(kMR, rows - r), pn, pn_end);
+      }
+    }
+  }
+  _tile_release();
+}
+
+bool detect_amx() {
+#if defined(__x86_64__)
+  unsigned int a, b, c, d;
+  if (__get_cpuid_max(0, nullptr) < 7) return false;
+  __cpuid_count(7, 0, a, b, c, d);
+  const bool tile = d & (1u << 24), int8 = d & (1u << 25);
+  if (!tile || !int8) return false;
+  // Linux hands out the 8 KiB tile state only on request (ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA).
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+bool int8_amx_available() {
+  static const bool ok = detect_amx();
+  return ok;
+}
+
+void int8_gemm_amx(const Int8GemmArgs& a, int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
+  if (m_begin >= m_end || n_begin >= n_end) return;
+  if (a.K == 0) {
+    int8_gemm_scalar(a, m_begin, m_end, n_begin, n_end);
+    return;
+  }
+  if (a.out_i32) {
+    run<int32_t>(a, m_begin, m_end, n_begin, n_end);
+    return;
+  }
+  dispatch_dtype(a.dtype, [&](auto tag) { run<typename decltype(tag)::type>(a, m_begin, m_end, n_begin, n_end); });
+}
+
+}  // namespace bnb::cpu
