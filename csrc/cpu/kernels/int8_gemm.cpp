@@ -59,7 +59,12 @@ Int8GemmFn choose() {
 }  // namespace
 
 void int8_gemm(const Int8GemmArgs& a, int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
-  choose()(a, m_begin, m_end, n_begin, n_end);
+  Int8GemmFn f = choose();
+#if defined(BNB_HAVE_X86_KERNELS)
+  // AMX pads rows to 32 and packs B: a handful of rows (decoding) reads B straight through VNNI instead.
+  if (f == int8_gemm_amx && m_end - m_begin <= 4 && cpu_features().avx512_vnni) f = int8_gemm_avx512_vnni;
+#endif
+  f(a, m_begin, m_end, n_begin, n_end);
 }
 
 const char* int8_gemm_path() {

@@ -109,8 +109,53 @@ void tile(const Int8GemmArgs& a, const int8_t* ap, const int32_t* rowsum, const 
   }
 }
 
+// Few rows (decoding): B is read once, straight from its rows, without packing.
+// A is flipped to u8 (A + 128) once; the surplus 128 * sum_k B[n, k] is counted
+// with a second vpdpbusd against ones. 64 bytes of K per step, masked tail.
+template <typename T>
+void small_m(const Int8GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  static thread_local ScratchBuffer fbuf;
+  constexpr int kRows = 4;
+  const int64_t kpad = (a.K + 63) / 64 * 64;
+  auto* af = static_cast<uint8_t*>(fbuf.get(static_cast<size_t>(kRows * kpad)));
+  if (!af) throw std::bad_alloc();
+  const __m512i ones = _mm512_set1_epi8(1);
+  for (int64_t mb = m0; mb < m1; mb += kRows) {
+    const int rows = static_cast<int>(std::min<int64_t>(kRows, m1 - mb));
+    for (int r = 0; r < rows; ++r) {
+      const int8_t* src = a.A + (mb + r) * a.K;
+      for (int64_t k = 0; k < a.K; ++k) af[r * kpad + k] = static_cast<uint8_t>(src[k] ^ 0x80);
+      std::memset(af + r * kpad + a.K, 0, static_cast<size_t>(kpad - a.K));
+    }
+    for (int64_t n = n0; n < n1; ++n) {
+      const int8_t* b = a.B + n * a.K;
+      __m512i acc[kRows] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                            _mm512_setzero_si512()};
+      __m512i sb = _mm512_setzero_si512();
+      for (int64_t k = 0; k < a.K; k += 64) {
+        const __mmask64 mask = a.K - k >= 64 ? ~__mmask64{0} : ((__mmask64{1} << (a.K - k)) - 1);
+        const __m512i bv = _mm512_maskz_loadu_epi8(mask, b + k);
+        sb = _mm512_dpbusd_epi32(sb, ones, bv);
+        for (int r = 0; r < rows; ++r) acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_load_si512(af + r * kpad + k), bv);
+      }
+      const uint32_t corr = static_cast<uint32_t>(_mm512_reduce_add_epi32(sb)) << 7;
+      for (int r = 0; r < rows; ++r) {
+        const int32_t v = static_cast<int32_t>(static_cast<uint32_t>(_mm512_reduce_add_epi32(acc[r])) - corr);
+        if constexpr (std::is_same_v<T, int32_t>)
+          a.out_i32[(mb + r) * a.N + n] = v;
+        else
+          int8_store_scaled<T>(a, mb + r, n, v);
+      }
+    }
+  }
+}
+
 template <typename T>
 void run(const Int8GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  if (m1 - m0 <= 4) {
+    small_m<T>(a, m0, m1, n0, n1);
+    return;
+  }
   static thread_local ScratchBuffer bbuf, abuf, sbuf;
   const int64_t k4n = (a.K + 3) / 4;
   const int64_t panel_bytes = k4n * kNR * 4;
