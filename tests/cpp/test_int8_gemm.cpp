@@ -26,6 +26,7 @@ std::vector<Int8GemmFn> gemm_paths() {
   std::vector<Int8GemmFn> p{int8_gemm_scalar};
   const auto& f = cpu_features();
   if (f.avx2) p.push_back(int8_gemm_avx2);
+  if (f.avx_vnni) p.push_back(int8_gemm_avx_vnni);
   if (f.avx512 && f.avx512_vnni) p.push_back(int8_gemm_avx512_vnni);
   if (f.avx512 && int8_amx_available()) p.push_back(int8_gemm_amx);
   return p;

@@ -52,6 +52,7 @@ Int8GemmFn choose() {
   }();
   if (l >= SimdLevel::kAvx512 && amx_allowed && int8_amx_available()) return int8_gemm_amx;
   if (l >= SimdLevel::kAvx512 && cpu_features().avx512_vnni) return int8_gemm_avx512_vnni;
+  if (l >= SimdLevel::kAvx2 && cpu_features().avx_vnni) return int8_gemm_avx_vnni;
   if (l >= SimdLevel::kAvx2) return int8_gemm_avx2;
 #endif
   return int8_gemm_scalar;
@@ -73,6 +74,7 @@ const char* int8_gemm_path() {
 #if defined(BNB_HAVE_X86_KERNELS)
   if (f == int8_gemm_avx512_vnni) return "avx512_vnni";
   if (f == int8_gemm_amx) return "amx";
+  if (f == int8_gemm_avx_vnni) return "avx_vnni";
 #endif
   return "avx2";
 }
