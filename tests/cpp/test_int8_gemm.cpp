@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -112,4 +113,40 @@ TEST_CASE("int8 row quantization: outliers, zero rows, scale", "[int8]") {
   int8_quant_rows(a, 0, rows);
   REQUIRE(stats == std::vector<float>{2.0f, 0.0f, 4.0f});
   REQUIRE(q == std::vector<int8_t>{64, -127, 32, 0, 16, 0, 0, 0, 0, 0, 127, 32, -32, 0, 64});
+}
+
+TEST_CASE("int8 row quantization: the AVX-512 path equals the scalar path", "[int8]") {
+  if (!cpu_features().avx512) return;
+  for (const int64_t cols : {1, 15, 16, 17, 100, 513}) {
+    const int64_t rows = 7;
+    auto values = test::test_values(rows * cols, static_cast<uint32_t>(cols), false);
+    for (int64_t i = 0; i < rows * cols; i += 37) values[i] *= 5.0f;  // outliers for threshold 6
+    if (cols > 2) values[cols + 1] = std::numeric_limits<float>::quiet_NaN();
+    for (int64_t c = 0; c < cols; ++c) values[2 * cols + c] = 0.0f;  // an all-zero row
+    for (const float threshold : {0.0f, 6.0f}) {
+      for (const DType dt : {DType::kF32, DType::kF16, DType::kBF16}) {
+        std::vector<float> f32 = values;
+        std::vector<fp16_t> f16 = test::convert<fp16_t>(values);
+        std::vector<bf16_t> b16 = test::convert<bf16_t>(values);
+        const void* in = dt == DType::kF32   ? static_cast<const void*>(f32.data())
+                         : dt == DType::kF16 ? static_cast<const void*>(f16.data())
+                                             : static_cast<const void*>(b16.data());
+        std::vector<uint8_t> flags(cols, 0);
+        Int8QuantArgs a{in, dt, rows, cols, threshold, nullptr, nullptr, nullptr, nullptr, nullptr};
+        if (threshold > 0) {
+          int8_find_outlier_cols(a, flags.data(), 0, cols);
+          a.outlier_cols = flags.data();
+        }
+        std::vector<int8_t> q1(rows * cols), q2(rows * cols);
+        std::vector<float> s1(rows), s2(rows);
+        a.row_q = q1.data(), a.row_stats = s1.data();
+        int8_quant_rows_scalar(a, 0, rows);
+        a.row_q = q2.data(), a.row_stats = s2.data();
+        int8_quant_rows_avx512(a, 0, rows);
+        INFO("cols=" << cols << " threshold=" << threshold);
+        REQUIRE(q1 == q2);
+        REQUIRE(std::memcmp(s1.data(), s2.data(), s1.size() * sizeof(float)) == 0);
+      }
+    }
+  }
 }
