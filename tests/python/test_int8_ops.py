@@ -18,7 +18,7 @@ def _int8(*shape):
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("threshold", [0.0, 2.5])
 @pytest.mark.parametrize("shape", [(1, 9), (7, 33), (64, 130), (3, 5, 16)])
-def test_vectorwise_quant_matches_reference(dtype, threshold, shape):
+def test_vectorwise_quant_matches_reference(simd_level, dtype, threshold, shape):
     A = (torch.randn(shape) * 1.5).to(dtype)
     q, stats, cols = F.int8_vectorwise_quant(A, threshold=threshold)
     rq, rstats, rcols = ref.int8_vectorwise_quant(A, threshold)
