@@ -107,8 +107,72 @@ void epilogue(const Int8GemmArgs& a, const int32_t* c, int64_t m0, int64_t rows,
   }
 }
 
+// Few rows (up to kSwapRows), K % 64 == 0, N % 32 == 0: the roles swap, C^T = B A^T,
+// so B's rows are the row-major tile operand read in place (no packing of the big
+// matrix) and A, packed as [K/4][Mpad][4], is the interleaved one. The 32 x 32
+// int32 block of C^T is transposed through the scratch into the epilogue.
+constexpr int64_t kSwapRows = 256;  // above this the packed A outgrows L2
+
+template <typename T>
+void run_swapped(const Int8GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  static thread_local ScratchBuffer pbuf;
+  const int64_t rows = m1 - m0;
+  const int64_t mpad = (rows + 31) / 32 * 32;
+  const int64_t k4n = a.K / 4;
+  auto* ap = static_cast<uint32_t*>(pbuf.get(static_cast<size_t>(k4n * mpad * 4)));
+  if (!ap) throw std::bad_alloc();
+  std::memset(ap, 0, static_cast<size_t>(k4n * mpad * 4));
+  for (int64_t r = 0; r < rows; ++r) {
+    const int8_t* src = a.A + (m0 + r) * a.K;
+    for (int64_t k4 = 0; k4 < k4n; ++k4) std::memcpy(&ap[k4 * mpad + r], src + 4 * k4, 4);
+  }
+  alignas(64) int32_t ct[32 * 32];
+  alignas(64) int32_t c[32 * 32];
+  const int64_t bstride = mpad * 4;
+  configure_tiles();
+  for (int64_t nb = n0; nb < n1; nb += 32) {
+    const int8_t* b0 = a.B + nb * a.K;
+    const int8_t* b1 = b0 + 16 * a.K;
+    for (int64_t mb = 0; mb < rows; mb += 32) {
+      const uint8_t* pa = reinterpret_cast<const uint8_t*>(ap + mb);
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      for (int64_t kb = 0; kb < a.K / kKB; ++kb) {
+        _tile_loadd(4, b0 + kb * kKB, a.K);
+        _tile_loadd(5, b1 + kb * kKB, a.K);
+        _tile_loadd(6, pa + kb * 16 * bstride, bstride);
+        _tile_loadd(7, pa + kb * 16 * bstride + 64, bstride);
+        _tile_dpbssd(0, 4, 6);  // n 0-15  x m 0-15
+        _tile_dpbssd(1, 4, 7);  // n 0-15  x m 16-31
+        _tile_dpbssd(2, 5, 6);  // n 16-31 x m 0-15
+        _tile_dpbssd(3, 5, 7);  // n 16-31 x m 16-31
+      }
+      _tile_stored(0, ct, 32 * 4);
+      _tile_stored(1, ct + 16, 32 * 4);
+      _tile_stored(2, ct + 16 * 32, 32 * 4);
+      _tile_stored(3, ct + 16 * 32 + 16, 32 * 4);
+      const __m512i col = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                             _mm512_set1_epi32(32));
+      const int64_t mrows = std::min<int64_t>(32, rows - mb);
+      for (int64_t m = 0; m < mrows; ++m) {  // c[m][n] = ct[n][m]
+        const __m512i idx = _mm512_add_epi32(col, _mm512_set1_epi32(static_cast<int>(m)));
+        _mm512_store_si512(c + m * 32, _mm512_i32gather_epi32(idx, ct, 4));
+        _mm512_store_si512(c + m * 32 + 16, _mm512_i32gather_epi32(idx, ct + 16 * 32, 4));
+      }
+      epilogue<T>(a, c, m0 + mb, mrows, nb, nb + 32);
+    }
+  }
+  _tile_release();
+}
+
 template <typename T>
 void run(const Int8GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  if (m1 - m0 <= kSwapRows && a.K % kKB == 0 && (n1 - n0) % 32 == 0 && a.K < (int64_t{1} << 30)) {
+    run_swapped<T>(a, m0, m1, n0, n1);
+    return;
+  }
   static thread_local ScratchBuffer bbuf, abuf;
   const int64_t kpad = (a.K + kKB - 1) / kKB * kKB;
   const int64_t k4n = kpad / 4;
