@@ -84,12 +84,14 @@ def report(name: str, rows: list[dict], args: argparse.Namespace) -> None:
         f"# {name} — {meta['implementation']}, torch {meta['torch']}, {meta['threads']} threads, "
         f"bandwidth read {meta['bandwidth_gbs']['read']:.1f} / write {meta['bandwidth_gbs']['write']:.1f} GB/s"
     )
-    print(f"{'case':44s} {'time':>10s} {'G elem/s':>9s} {'roofline':>9s} {'% roof':>7s}")
+    unit = rows[0].get("unit", "G elem/s") if rows else "G elem/s"
+    scale = 1e9 if unit == "G elem/s" else 1.0
+    print(f"{'case':44s} {'time':>10s} {unit:>9s} {'roofline':>9s} {'% roof':>7s}")
     for r in rows:
-        pct = 100 * r["elems_per_s"] / r["roofline_elems_per_s"] if r.get("roofline_elems_per_s") else float("nan")
+        roof = r.get("roofline_elems_per_s") or float("nan")
         print(
-            f"{r['case']:44s} {r['seconds'] * 1e3:8.3f}ms {r['elems_per_s'] / 1e9:9.2f} "
-            f"{r.get('roofline_elems_per_s', float('nan')) / 1e9:9.2f} {pct:6.0f}%"
+            f"{r['case']:44s} {r['seconds'] * 1e3:8.3f}ms {r['elems_per_s'] / scale:9.2f} "
+            f"{roof / scale:9.2f} {100 * r['elems_per_s'] / roof:6.0f}%"
         )
     path = args.json or os.path.join(RESULTS_DIR, f"{name}.json")
     os.makedirs(os.path.dirname(path), exist_ok=True)

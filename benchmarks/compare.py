@@ -37,6 +37,39 @@ def run(python: str, script: str, quick: bool) -> dict | None:
             return json.load(f)
 
 
+def _unit(rows: list[dict]) -> tuple[str, float]:
+    """A row may name its unit (e.g. tokens/s); the default is G elements/s."""
+    unit = rows[0].get("unit") if rows else None
+    return (unit, 1.0) if unit else ("G elem/s", 1e9)
+
+
+def plot(name: str, rows: list[dict], ref_rows: dict, unit: str, scale: float, folder: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = [r["case"] for r in rows]
+    series = {
+        "ours": [r["elems_per_s"] / scale for r in rows],
+        "original": [ref_rows[c]["elems_per_s"] / scale if c in ref_rows else 0 for c in cases],
+        "roofline": [r.get("roofline_elems_per_s", 0) / scale for r in rows],
+    }
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(cases) + 1.2))
+    height = 0.27
+    for i, (label, values) in enumerate(series.items()):
+        ax.barh([y + (i - 1) * height for y in range(len(cases))], values, height, label=label)
+    ax.set_yticks(range(len(cases)), cases, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel(unit)
+    ax.set_title(name)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    os.makedirs(folder, exist_ok=True)
+    fig.savefig(os.path.join(folder, f"{name}.png"), dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scripts", nargs="*", help="benchmark scripts (default: all bench_*.py)")
@@ -45,6 +78,7 @@ def main() -> None:
     )
     p.add_argument("--quick", action="store_true")
     p.add_argument("--markdown", help="append the tables to this markdown file")
+    p.add_argument("--plots", help="save one bar chart (PNG) per benchmark in this folder")
     args = p.parse_args()
     scripts = args.scripts or sorted(glob.glob(os.path.join(HERE, "bench_*.py")))
     lines = []
@@ -60,20 +94,19 @@ def main() -> None:
             f"{ours['meta']['threads']} threads, measured bandwidth read {bw['read']:.1f} / write {bw['write']:.1f} GB/s; "
             f"original: {theirs['meta']['implementation'] if theirs else 'not installed'}\n"
         )
-        lines.append("| case | ours (G elem/s) | original (G elem/s) | ours / original | roofline (G elem/s) |")
+        unit, scale = _unit(ours["rows"])
+        lines.append(f"| case | ours ({unit}) | original ({unit}) | ours / original | roofline ({unit}) |")
         lines.append("|---|---:|---:|---:|---:|")
         ref_rows = {r["case"]: r for r in theirs["rows"]} if theirs else {}
         for r in ours["rows"]:
             t = ref_rows.get(r["case"])
-            o = r["elems_per_s"] / 1e9
-            ref = f"{t['elems_per_s'] / 1e9:.2f}" if t else "n/a"
-            ratio = f"{r['elems_per_s'] / t['elems_per_s']:.1f}x" if t else "n/a"
+            ref = f"{t['elems_per_s'] / scale:.2f}" if t else "n/a"
+            ratio = f"{r['elems_per_s'] / t['elems_per_s']:.2f}x" if t else "n/a"
             roof = r.get("roofline_elems_per_s")
-            lines.append(
-                f"| {r['case']} | {o:.2f} | {ref} | {ratio} | {roof / 1e9:.2f} |"
-                if roof
-                else f"| {r['case']} | {o:.2f} | {ref} | {ratio} | n/a |"
-            )
+            roof = f"{roof / scale:.2f}" if roof else "n/a"
+            lines.append(f"| {r['case']} | {r['elems_per_s'] / scale:.2f} | {ref} | {ratio} | {roof} |")
+        if args.plots:
+            plot(name, ours["rows"], ref_rows, unit, scale, args.plots)
     text = "\n".join(lines)
     print(text)
     if args.markdown:

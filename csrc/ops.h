@@ -25,6 +25,16 @@ at::Tensor dequantize_blockwise_cpu(const at::Tensor& A, const at::Tensor& absma
 void dequantize_blockwise_out_cpu(const at::Tensor& A, const at::Tensor& absmax, const at::Tensor& code,
                                   int64_t blocksize, at::ScalarType dtype, const at::Tensor& out);
 
+// gemv_4bit / gemm_4bit (4-bit weight matmul)
+at::Tensor gemv_4bit_cpu(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,
+                         const at::Tensor& code, int64_t blocksize);
+void gemv_4bit_out_cpu(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,
+                       const at::Tensor& code, int64_t blocksize, const at::Tensor& out);
+at::Tensor gemm_4bit_cpu(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,
+                         int64_t blocksize, std::string_view quant_type, const std::optional<at::Tensor>& bias,
+                         const std::optional<at::Tensor>& absmax_8bit, const std::optional<at::Tensor>& absmax_code,
+                         const std::optional<at::Tensor>& absmax_offset);
+
 // ---- CUDA / HIP -------------------------------------------------------------
 std::tuple<at::Tensor, at::Tensor> quantize_4bit_cuda(const at::Tensor& A, int64_t blocksize,
                                                       std::string_view quant_type, at::ScalarType quant_storage);
@@ -40,6 +50,42 @@ at::Tensor dequantize_blockwise_cuda(const at::Tensor& A, const at::Tensor& absm
 void dequantize_blockwise_out_cuda(const at::Tensor& A, const at::Tensor& absmax, const at::Tensor& code,
                                    int64_t blocksize, at::ScalarType dtype, const at::Tensor& out);
 
+// gemv_4bit / gemm_4bit (4-bit weight matmul)
+at::Tensor gemv_4bit_cuda(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,
+                          const at::Tensor& code, int64_t blocksize);
+void gemv_4bit_out_cuda(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,
+                        const at::Tensor& code, int64_t blocksize, const at::Tensor& out);
+at::Tensor gemm_4bit_cuda(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,
+                          int64_t blocksize, std::string_view quant_type, const std::optional<at::Tensor>& bias,
+                          const std::optional<at::Tensor>& absmax_8bit, const std::optional<at::Tensor>& absmax_code,
+                          const std::optional<at::Tensor>& absmax_offset);
+// ---- optimizers (CPU) -------------------------------------------------------
+void optimizer_update_32bit_cpu(std::string_view optimizer_name, const at::Tensor& g, const at::Tensor& p,
+                                const at::Tensor& state1, const std::optional<at::Tensor>& state2,
+                                const std::optional<at::Tensor>& unorm_vec, double max_unorm, double param_norm,
+                                double beta1, double beta2, double beta3, double alpha, double eps, double weight_decay,
+                                int64_t step, double lr, double gnorm_scale, bool skip_zeros);
+void optimizer_update_8bit_blockwise_cpu(std::string_view optimizer_name, const at::Tensor& g, const at::Tensor& p,
+                                         const at::Tensor& state1, const std::optional<at::Tensor>& state2,
+                                         double beta1, double beta2, double beta3, double alpha, double eps,
+                                         int64_t step, double lr, const at::Tensor& qmap1,
+                                         const std::optional<at::Tensor>& qmap2, const at::Tensor& absmax1,
+                                         const std::optional<at::Tensor>& absmax2, double weight_decay,
+                                         double gnorm_scale, bool skip_zeros);
+
+// ---- optimizers (CUDA / HIP) --------------------------------------------------
+void optimizer_update_32bit_cuda(std::string_view optimizer_name, const at::Tensor& g, const at::Tensor& p,
+                                 const at::Tensor& state1, const std::optional<at::Tensor>& state2,
+                                 const std::optional<at::Tensor>& unorm_vec, double max_unorm, double param_norm,
+                                 double beta1, double beta2, double beta3, double alpha, double eps,
+                                 double weight_decay, int64_t step, double lr, double gnorm_scale, bool skip_zeros);
+void optimizer_update_8bit_blockwise_cuda(std::string_view optimizer_name, const at::Tensor& g, const at::Tensor& p,
+                                          const at::Tensor& state1, const std::optional<at::Tensor>& state2,
+                                          double beta1, double beta2, double beta3, double alpha, double eps,
+                                          int64_t step, double lr, const at::Tensor& qmap1,
+                                          const std::optional<at::Tensor>& qmap2, const at::Tensor& absmax1,
+                                          const std::optional<at::Tensor>& absmax2, double weight_decay,
+                                          double gnorm_scale, bool skip_zeros);
 // ---- CPU: LLM.int8() (issue 5) --------------------------------------------
 std::tuple<at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_vectorwise_quant_cpu(const at::Tensor& A,
                                                                                         double threshold);

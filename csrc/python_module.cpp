@@ -12,6 +12,60 @@
 
 namespace py = pybind11;
 
+#if defined(BNB_WITH_CUDA)
+#include <cuda_runtime.h>
+
+namespace {
+
+// Unified (managed) memory for paged optimizer states: a Python buffer, so
+// torch.frombuffer gives the CPU tensor over it; freed with the last reference.
+struct ManagedBuffer {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+  int device = 0;
+  ManagedBuffer(size_t nbytes, int dev) : bytes(nbytes), device(dev) {
+    int old = 0;
+    cudaGetDevice(&old);
+    cudaSetDevice(dev);
+    const cudaError_t e = cudaMallocManaged(&ptr, nbytes, cudaMemAttachHost);
+    cudaSetDevice(old);
+    if (e != cudaSuccess) {
+      ptr = nullptr;
+      throw std::runtime_error(std::string("bitsandbytes.get_paged: cudaMallocManaged of ") + std::to_string(nbytes) +
+                               " bytes failed: " + cudaGetErrorString(e));
+    }
+  }
+  ~ManagedBuffer() {
+    if (ptr) cudaFree(ptr);
+  }
+  ManagedBuffer(const ManagedBuffer&) = delete;
+  ManagedBuffer& operator=(const ManagedBuffer&) = delete;
+};
+
+// Migrates [ptr, ptr + bytes) to `device` (-1: the host) on the legacy default
+// stream, when the device supports concurrent managed access. Returns whether it did.
+bool prefetch_managed(uintptr_t ptr, size_t bytes, int device) {
+  int dev = device;
+  if (dev < 0) cudaGetDevice(&dev);
+  int concurrent = 0;
+  cudaDeviceGetAttribute(&concurrent, cudaDevAttrConcurrentManagedAccess, dev);
+  if (!concurrent) return false;
+  cudaError_t e;
+#if CUDART_VERSION >= 13000
+  cudaMemLocation loc{};
+  loc.type = device < 0 ? cudaMemLocationTypeHost : cudaMemLocationTypeDevice;
+  loc.id = device < 0 ? 0 : device;
+  e = cudaMemPrefetchAsync(reinterpret_cast<void*>(ptr), bytes, loc, 0, nullptr);
+#else
+  e = cudaMemPrefetchAsync(reinterpret_cast<void*>(ptr), bytes, device < 0 ? cudaCpuDeviceId : device, nullptr);
+#endif
+  if (e != cudaSuccess) throw std::runtime_error(std::string("bitsandbytes.prefetch_tensor: ") + cudaGetErrorString(e));
+  return true;
+}
+
+}  // namespace
+#endif
+
 namespace {
 
 std::vector<float> to_vector(const std::array<float, 16>& a) { return std::vector<float>(a.begin(), a.end()); }
@@ -62,6 +116,20 @@ PYBIND11_MODULE(_C, m) {
   m.attr("FP4_CODE") = to_vector(bnb::kFP4Code);
   m.attr("INT4_CODE") = to_vector(bnb::kInt4Code);
   m.attr("AF4_CODE") = to_vector(bnb::kAF4Code);
+#if defined(BNB_WITH_CUDA)
+  // paged optimizer states (python/bitsandbytes/paging.py)
+  py::class_<ManagedBuffer>(m, "ManagedBuffer", py::buffer_protocol())
+      .def(py::init<size_t, int>(), py::arg("nbytes"), py::arg("device"))
+      .def_property_readonly("ptr", [](const ManagedBuffer& b) { return reinterpret_cast<uintptr_t>(b.ptr); })
+      .def_readonly("nbytes", &ManagedBuffer::bytes)
+      .def_readonly("device", &ManagedBuffer::device)
+      .def_buffer([](ManagedBuffer& b) {
+        return py::buffer_info(b.ptr, 1, py::format_descriptor<uint8_t>::format(), 1,
+                               {static_cast<py::ssize_t>(b.bytes)}, {1});
+      });
+  m.def("prefetch", &prefetch_managed, py::arg("ptr"), py::arg("nbytes"), py::arg("device"),
+        "Migrate managed memory to a device (-1: the host); False if the device cannot.");
+#endif
   m.def("dynamic_map", &bnb::dynamic_map, py::arg("signed") = true, py::arg("max_exponent_bits") = 7,
         py::arg("total_bits") = 8);
 }

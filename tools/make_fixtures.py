@@ -275,6 +275,62 @@ def int8_llama() -> None:
     save("int8_llama_logits", {"input_ids": ids, "logits": logits})
 
 
+#: 4-bit checkpoint variants: (name, quant_type, double quant, compute dtype, quant_storage)
+CHECKPOINTS_4BIT = [
+    ("tiny_llama_nf4_dq_bf16", "nf4", True, "bfloat16", "uint8"),
+    ("tiny_llama_fp4_fp32_storage_bf16", "fp4", False, "float32", "bfloat16"),
+]
+
+
+def _tiny_models():
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(FIXTURES), "python"))
+    import tiny_models
+
+    return tiny_models
+
+
+@maker
+def checkpoints_4bit() -> None:
+    """Tiny Llama checkpoints quantized and saved by the original (Transformers
+    load_in_4bit + save_pretrained), with the original's logits on PROMPT_IDS."""
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    tm = _tiny_models()
+    source = tm.save_tiny_llama(os.path.join(FIXTURES, "tiny_llama_fp32"))
+    for name, quant_type, dq, compute, storage in CHECKPOINTS_4BIT:
+        config = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type=quant_type,
+            bnb_4bit_use_double_quant=dq,
+            bnb_4bit_compute_dtype=DTYPES[compute],
+            bnb_4bit_quant_storage=getattr(torch, storage),
+        )
+        model = AutoModelForCausalLM.from_pretrained(source, quantization_config=config, dtype=torch.float32)
+        out = os.path.join(FIXTURES, name)
+        model.save_pretrained(out)
+        with torch.no_grad():
+            logits = model(tm.PROMPT_IDS).logits
+        save(f"{name}_logits", {"logits": logits, "input_ids": tm.PROMPT_IDS})
+        print(f"wrote {out}")
+
+
+# optimizers (tools/optim_fixtures.py)
+@maker
+def optim_signatures() -> None:
+    from optim_fixtures import optim_signatures as make
+
+    make(FIXTURES)
+
+
+@maker
+def optim_adamw8bit_resume() -> None:
+    from optim_fixtures import optim_adamw8bit_resume as make
+
+    make(FIXTURES)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="*", choices=sorted(MAKERS), help="fixtures to (re)make; default all")

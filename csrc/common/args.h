@@ -54,6 +54,27 @@ struct DequantizeBlockwiseArgs {
   DType dtype;
 };
 
+// gemm_4bit / gemv_4bit: out[m, n] = cast(sum_k A[m, k] * W[n, k] + bias[n]), fp32 accumulation, where
+// W [N, K] is the 4-bit weight in C order (flat element e = n * K + k; block e / blocksize) with
+//   W[n, k] = code[nibble(e)] * scale(e / blocksize),
+//   scale(j) = absmax[j]                                                   (absmax_8bit == nullptr)
+//   scale(j) = absmax_code[absmax_8bit[j]] * absmax[j / 256] + *absmax_offset (double quantization).
+struct Gemm4bitArgs {
+  const void* A;  // M x K row-major, `dtype`
+  DType dtype;
+  int64_t M, N, K;
+  const uint8_t* B;   // packed W: (N * K + 1) / 2 bytes, element 2i in the high nibble
+  const float* code;  // 16 fp32 code values (gemv_4bit's table), or nullptr: code_table(quant_type)
+  QuantType quant_type;
+  int64_t blocksize;           // power of two, 32..4096
+  const float* absmax;         // num_blocks(N * K, blocksize) scales, or the nested absmax (one per 256 blocks)
+  const uint8_t* absmax_8bit;  // nullptr, or num_blocks(N * K, blocksize) 8-bit codes of the scales
+  const float* absmax_code;    // 256 entries (with absmax_8bit)
+  const float* absmax_offset;  // 1 entry (with absmax_8bit)
+  const float* bias;           // N fp32 entries, or nullptr
+  void* out;                   // M x N row-major, `dtype`
+};
+
 // ---- LLM.int8() (issue 5) ---------------------------------------------------
 // int8_vectorwise_quant / int8_double_quant of a row-major [rows, cols] matrix.
 struct Int8QuantArgs {

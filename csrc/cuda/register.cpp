@@ -19,4 +19,13 @@ TORCH_LIBRARY_IMPL(bitsandbytes, CUDA, m) {
   m.impl("int8_mm_dequant", &bnb::ops::int8_mm_dequant_cuda);
   m.impl("int8_scaled_mm", &bnb::ops::int8_scaled_mm_cuda);
   m.impl("int8_mixed_scaled_mm", &bnb::ops::int8_mixed_scaled_mm_cuda);
+  // optimizers
+  m.impl("optimizer_update_32bit", &bnb::ops::optimizer_update_32bit_cuda);
+  m.impl("optimizer_update_8bit_blockwise", &bnb::ops::optimizer_update_8bit_blockwise_cuda);
+}
+
+// Sparse gradients: the bindings reject them with a clear error.
+TORCH_LIBRARY_IMPL(bitsandbytes, SparseCUDA, m) {
+  m.impl("optimizer_update_32bit", &bnb::ops::optimizer_update_32bit_cuda);
+  m.impl("optimizer_update_8bit_blockwise", &bnb::ops::optimizer_update_8bit_blockwise_cuda);
 }

@@ -6,16 +6,15 @@ names, signatures and checkpoint formats are those of bitsandbytes 0.50.
 
 from . import (  # noqa: F401  (cextension loads the native ops)
     _ops,  # noqa: F401  (fake kernels for torch.compile)
+    autograd,
     cextension,
     functional,
+    nn,
+    optim,
     utils,
 )
+from .autograd._functions import MatMul4Bit, MatmulLtState, matmul, matmul_4bit  # noqa: F401
 from .cextension import BNB_BACKEND as _BACKEND
-
-# isort: split
-# LLM.int8() (issue 5)
-from . import nn  # noqa: F401
-from .autograd import MatmulLtState, matmul  # noqa: F401
 
 __version__ = "0.50.0"
 

@@ -107,22 +107,36 @@ def _register_fakes() -> None:
             out.dtype == dtype, lambda: f"bitsandbytes::dequantize_blockwise: out must be {dtype}, got {out.dtype}"
         )
 
-    @register_fake("bitsandbytes::gemv_4bit")
-    def _(A, B, shapeB: Sequence[int], absmax, code, blocksize: int):
-        torch._check_is_size(blocksize)
+    def _gemv_4bit_checks(A, shapeB, absmax, code, blocksize):
+        torch._check(
+            blocksize in _4BIT_BLOCKSIZES,
+            lambda: f"bitsandbytes::gemv_4bit: blocksize must be a power of two from 32 to 4096, got {blocksize}",
+        )
+        torch._check(
+            len(shapeB) == 2, lambda: f"bitsandbytes::gemv_4bit: shapeB must be [N, K] (2 entries), got {shapeB}"
+        )
         torch._check(
             A.shape[-1] == shapeB[1],
             lambda: f"bitsandbytes::gemv_4bit: A has {A.shape[-1]} features but the weight expects {shapeB[1]}",
         )
         _check_float("gemv_4bit", "A", A.dtype)
+        torch._check(
+            absmax.dtype == torch.float32,
+            lambda: f"bitsandbytes::gemv_4bit: absmax must be float32, got {absmax.dtype}",
+        )
+        torch._check(
+            code.dtype == torch.float32 and code.numel() == 16,
+            lambda: "bitsandbytes::gemv_4bit: code must be a float32 tensor of 16 entries",
+        )
+
+    @register_fake("bitsandbytes::gemv_4bit")
+    def _(A, B, shapeB: Sequence[int], absmax, code, blocksize: int):
+        _gemv_4bit_checks(A, shapeB, absmax, code, blocksize)
         return torch.empty((*A.shape[:-1], shapeB[0]), device=A.device, dtype=A.dtype)
 
     @register_fake("bitsandbytes::gemv_4bit.out")
     def _(A, B, shapeB: Sequence[int], absmax, code, blocksize: int, out: torch.Tensor):
-        torch._check(
-            A.shape[-1] == shapeB[1],
-            lambda: f"bitsandbytes::gemv_4bit: A has {A.shape[-1]} features but the weight expects {shapeB[1]}",
-        )
+        _gemv_4bit_checks(A, shapeB, absmax, code, blocksize)
         torch._check(
             out.shape == (*A.shape[:-1], shapeB[0]),
             lambda: f"bitsandbytes::gemv_4bit: out has shape {tuple(out.shape)}",
@@ -147,6 +161,10 @@ def _register_fakes() -> None:
         torch._check(
             A.shape[-1] == shapeB[1],
             lambda: f"bitsandbytes::gemm_4bit: A has {A.shape[-1]} features but the weight expects {shapeB[1]}",
+        )
+        torch._check(
+            absmax_8bit is not None or (absmax_code is None and absmax_offset is None),
+            lambda: "bitsandbytes::gemm_4bit: absmax_code and absmax_offset are only used together with absmax_8bit",
         )
         if absmax_8bit is not None:
             torch._check(

@@ -122,4 +122,6 @@ def get_4bit_type(typename: str, device: torch.device | str | None = None, block
         raise NotImplementedError("4-bit AbnormalFloats currently only support blocksize 64.")
     cextension.require_native("get_4bit_type")
     data = torch.tensor(_4BIT_TABLES[typename], dtype=torch.float32, device=device)
-    return data / data.abs().max()
+    # + 0.0 turns FP4's -0 (index 8) into +0: the original writes that entry as the
+    # integer -0, so its checkpoints' quant_map holds +0.0 there, byte for byte.
+    return data / data.abs().max() + 0.0

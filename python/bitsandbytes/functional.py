@@ -221,8 +221,40 @@ def dequantize_nf4(A, quant_state=None, absmax=None, out=None, blocksize=None):
 
 
 # ---------------------------------------------------------------------------
-# LLM.int8() (issue 5)
+# 4-bit matmul (gemv_4bit)
 # ---------------------------------------------------------------------------
+def gemv_4bit(
+    A: torch.Tensor,
+    B: torch.Tensor,
+    out: torch.Tensor | None = None,
+    transposed_A: bool = False,
+    transposed_B: bool = False,
+    state: QuantState | None = None,
+) -> torch.Tensor:
+    """``A @ W.T`` for a 4-bit weight ``W`` of shape ``state.shape = [N, K]`` packed in ``B``
+    (the output of :func:`quantize_4bit`, any quant_storage; ``B.t()`` is accepted too).
+
+    ``A`` is ``(..., K)`` in fp16/bf16/fp32; the result is ``(..., N)`` in A's dtype, accumulated
+    in fp32. ``out``, when given, must have that shape and dtype. ``transposed_A`` and
+    ``transposed_B`` are accepted for compatibility and ignored, as in the original.
+    """
+    if state is None:
+        raise ValueError("gemv_4bit needs the QuantState returned by quantize_4bit (state=None was given)")
+    if state.shape is None or len(state.shape) != 2:
+        raise ValueError(f"gemv_4bit: the quant state must describe a 2-D weight [N, K], got shape {state.shape}")
+    scales = _absmax_of(state)
+    code = state.code if state.code is not None else get_4bit_type(state.quant_type, device=A.device)
+    shape = list(state.shape)
+    if out is not None:
+        _ops().gemv_4bit.out(A, B, shape, scales, code.to(A.device), state.blocksize, out=out)
+        return out
+    return _ops().gemv_4bit.default(A, B, shape, scales, code.to(A.device), state.blocksize)
+
+
+# ---------------------------------------------------------------------------
+# Re-exported from their own modules (imported last: they use the helpers above)
+# ---------------------------------------------------------------------------
+from ._optimizer_functional import optimizer_update_8bit_blockwise, optimizer_update_32bit  # noqa: E402, F401
 from .functional_int8 import (  # noqa: E402, F401  (public API)
     int8_double_quant,
     int8_linear_matmul,
@@ -230,3 +262,4 @@ from .functional_int8 import (  # noqa: E402, F401  (public API)
     int8_vectorwise_dequant,
     int8_vectorwise_quant,
 )
+from .paging import GlobalPageManager, get_paged, prefetch_tensor  # noqa: E402, F401

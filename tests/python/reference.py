@@ -97,3 +97,30 @@ def dequantize_blockwise(q: torch.Tensor, absmax: torch.Tensor, code: torch.Tens
     n = q.numel()
     values = code[q.reshape(-1).long()] * absmax.repeat_interleave(blocksize)[:n]
     return values.to(dtype).reshape(q.shape)
+
+
+def gemm_4bit(
+    A: torch.Tensor,
+    packed: torch.Tensor,
+    shapeB,
+    absmax: torch.Tensor,
+    blocksize: int,
+    quant_type: str,
+    bias=None,
+    code=None,
+) -> torch.Tensor:
+    """A @ W.T (+ bias): W dequantized to A's dtype, the product accumulated in fp64 and rounded to A's dtype."""
+    table = CODES_4BIT[quant_type] if code is None else code
+    b = packed.reshape(-1).view(torch.uint8)
+    n = shapeB[0] * shapeB[1]
+    codes = torch.stack([b >> 4, b & 15], 1).reshape(-1)[:n].long()
+    w = (table[codes] * absmax.repeat_interleave(blocksize)[:n]).to(A.dtype).reshape(shapeB)
+    y = A.double() @ w.double().T
+    if bias is not None:
+        y = y + bias.double()
+    return y.to(A.dtype)
+
+
+def nested_absmax(absmax_8bit: torch.Tensor, nested_absmax: torch.Tensor, absmax_code: torch.Tensor, offset):
+    """The per-block scales of a double-quantized absmax (blocks of 256)."""
+    return absmax_code[absmax_8bit.long()] * nested_absmax.repeat_interleave(256)[: absmax_8bit.numel()] + offset

@@ -1,5 +1,4 @@
 """Autograd functions of the quantized matmuls."""
 
-from .matmul_8bit import MatMul8bitFp, MatMul8bitLt, MatmulLtState, matmul  # noqa: F401
-
-__all__ = ["MatMul8bitFp", "MatMul8bitLt", "MatmulLtState", "matmul"]
+from ._functions import *  # noqa: F403
+from ._functions import __all__  # noqa: F401

@@ -1,7 +1,4 @@
-"""Quantized layers (bitsandbytes.nn)."""
+"""Quantized modules: 4-bit and 8-bit linear layers, their parameters, embeddings."""
 
-# LLM.int8() (issue 5)
-from .embedding_8bit import Embedding8bit
-from .linear_8bit import Int8Params, Linear8bitLt
-
-__all__ = ["Embedding8bit", "Int8Params", "Linear8bitLt"]
+from .modules import *  # noqa: F403
+from .modules import __all__  # noqa: F401

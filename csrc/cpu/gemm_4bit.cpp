@@ -1,0 +1,23 @@
+// CPU binding of bitsandbytes::gemm_4bit.
+#include "../alloc.h"
+#include "../ops.h"
+#include "../prepare.h"
+#include "gemm_4bit_run.h"
+
+namespace bnb::ops {
+
+at::Tensor gemm_4bit_cpu(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,
+                         int64_t blocksize, std::string_view quant_type, const std::optional<at::Tensor>& bias,
+                         const std::optional<at::Tensor>& absmax_8bit, const std::optional<at::Tensor>& absmax_code,
+                         const std::optional<at::Tensor>& absmax_offset) {
+  constexpr const char* op = "gemm_4bit";
+  const QuantType qt = parse_quant_type(op, quant_type);
+  to_dtype(op, "A", A.scalar_type());
+  at::Tensor out = at::empty(gemm_4bit_out_shape(op, A, shapeB), A.options());
+  const PreparedGemm4bit p = prepare_gemm_4bit(op, A, B, shapeB, absmax, nullptr, blocksize, qt, bias, absmax_8bit,
+                                               absmax_code, absmax_offset, out);
+  cpu::run_gemm_4bit(p.args);
+  return out;
+}
+
+}  // namespace bnb::ops

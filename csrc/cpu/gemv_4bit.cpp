@@ -1,0 +1,23 @@
+// CPU binding of bitsandbytes::gemv_4bit (and .out).
+#include "../alloc.h"
+#include "../ops.h"
+#include "../prepare.h"
+#include "gemm_4bit_run.h"
+
+namespace bnb::ops {
+
+void gemv_4bit_out_cpu(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,
+                       const at::Tensor& code, int64_t blocksize, const at::Tensor& out) {
+  const PreparedGemm4bit p = prepare_gemv_4bit(A, B, shapeB, absmax, code, blocksize, out);
+  cpu::run_gemm_4bit(p.args);
+}
+
+at::Tensor gemv_4bit_cpu(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,
+                         const at::Tensor& code, int64_t blocksize) {
+  to_dtype("gemv_4bit", "A", A.scalar_type());
+  at::Tensor out = at::empty(gemm_4bit_out_shape("gemv_4bit", A, shapeB), A.options());
+  gemv_4bit_out_cpu(A, B, shapeB, absmax, code, blocksize, out);
+  return out;
+}
+
+}  // namespace bnb::ops

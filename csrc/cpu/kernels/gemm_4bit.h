@@ -1,0 +1,50 @@
+// 4-bit (NF4 / FP4) weight matmul, torch-free: out = A @ W.T (+ bias) for a
+// packed 4-bit weight W [N, K] (see Gemm4bitArgs). The weight is decoded in
+// registers (or one small tile at a time), never materialised whole.
+//
+// A path runs in two steps: pack_a copies the batch rows of A into the layout
+// the path's inner loop reads (for the SIMD paths: fp32 or bf16, columns
+// de-interleaved so that even and odd weight nibbles line up with them), then
+// run computes the output columns [n_begin, n_end) of every batch row. Both
+// steps may be split across threads (pack_a by batch rows, run by columns).
+#pragma once
+
+#include <cstdint>
+
+#include "../../common/args.h"
+#include "../../common/format.h"
+#include "../../common/half.h"
+
+namespace bnb::cpu {
+
+struct Gemm4bitPath {
+  const char* name;
+  int64_t (*workspace_bytes)(const Gemm4bitArgs& a);  // 0: run reads A directly, pack_a is a no-op
+  void (*pack_a)(const Gemm4bitArgs& a, void* workspace, int64_t m_begin, int64_t m_end);
+  void (*run)(const Gemm4bitArgs& a, const void* workspace, int64_t n_begin, int64_t n_end);
+  // shapes the path handles (the others take the scalar path)
+  bool (*supports)(const Gemm4bitArgs& a);
+};
+
+// Output columns per unit of work: run's [n_begin, n_end) should be multiples of this (except at N).
+inline constexpr int64_t kGemm4bitColumnGroup = 8;
+
+const Gemm4bitPath& gemm_4bit_scalar_path();
+const Gemm4bitPath* gemm_4bit_avx2_path();         // nullptr where not compiled
+const Gemm4bitPath* gemm_4bit_avx512_path();       // nullptr where not compiled
+const Gemm4bitPath* gemm_4bit_avx512_bf16_path();  // nullptr where not compiled; bf16 A only
+
+// The path for these arguments at the active SIMD level (cpu_features.h).
+const Gemm4bitPath& gemm_4bit_path(const Gemm4bitArgs& a);
+
+// The scale of block j (plain or double-quantized absmax).
+inline float gemm_4bit_block_scale(const Gemm4bitArgs& a, int64_t j) {
+  if (a.absmax_8bit == nullptr) return a.absmax[j];
+  return a.absmax_code[a.absmax_8bit[j]] * a.absmax[j / kNestedBlocksize] + *a.absmax_offset;
+}
+
+inline const float* gemm_4bit_code(const Gemm4bitArgs& a) {
+  return a.code != nullptr ? a.code : code_table(a.quant_type).data();
+}
+
+}  // namespace bnb::cpu

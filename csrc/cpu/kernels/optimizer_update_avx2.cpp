@@ -1,0 +1,312 @@
+// AVX2 path of the CPU optimizer kernels, 8 lanes: the per-element math of
+// common/optimizer.h with intrinsics in the scalar path's operation order (no
+// contraction), so results equal the scalar path bit for bit. The 8-bit
+// midpoint search reads the candidates of levels 128..16 (up to 8) with one
+// vpermps from a register, level 8 with two, and levels 4..1 with gathers; the
+// maps are read with gathers. The unorm pass stays on the shared loops.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "optimizer_update_impl.h"
+#include "simd_avx2.h"
+
+namespace bnb::cpu {
+namespace {
+
+using namespace avx2;
+
+struct VHyper {
+  __m256 b1, omb1, b2, omb2, b3, omb3, alpha, eps, wd, gnorm, ratio, eps_b2, bias1, bias2, decay, lr_scale;
+  bool first_step;
+};
+
+inline VHyper make_vhyper(const OptimizerHyper& h, float scale) {
+  VHyper v;
+  v.b1 = _mm256_set1_ps(h.beta1);
+  v.omb1 = _mm256_set1_ps(1.0f - h.beta1);
+  v.b2 = _mm256_set1_ps(h.beta2);
+  v.omb2 = _mm256_set1_ps(1.0f - h.beta2);
+  v.b3 = _mm256_set1_ps(h.beta3);
+  v.omb3 = _mm256_set1_ps(1.0f - h.beta3);
+  v.alpha = _mm256_set1_ps(h.alpha);
+  v.eps = _mm256_set1_ps(h.eps);
+  v.wd = _mm256_set1_ps(h.weight_decay);
+  v.gnorm = _mm256_set1_ps(h.gnorm_scale);
+  v.ratio = _mm256_set1_ps(h.bias2 / h.bias1);
+  v.eps_b2 = _mm256_set1_ps(h.eps * h.bias2);
+  v.bias1 = _mm256_set1_ps(h.bias1);
+  v.bias2 = _mm256_set1_ps(h.bias2);
+  v.decay = _mm256_set1_ps(1.0f - h.lr * h.weight_decay);
+  v.lr_scale = _mm256_set1_ps(h.lr * scale);
+  v.first_step = h.step == 1;
+  return v;
+}
+
+inline __m256 add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
+inline __m256 mul(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
+inline __m256 div(__m256 a, __m256 b) { return _mm256_div_ps(a, b); }
+inline __m256 select(__m256 mask, __m256 if_false, __m256 if_true) { return _mm256_blendv_ps(if_false, if_true, mask); }
+
+template <OptimizerKind K>
+inline __m256 update8(const VHyper& h, __m256 g, __m256 p, __m256& s1, __m256& s1b, __m256& s2) {
+  g = mul(g, h.gnorm);
+  if constexpr (!decoupled_decay(K)) g = add(g, mul(h.wd, p));
+  if constexpr (K == OptimizerKind::kAdam || K == OptimizerKind::kLamb) {
+    s1 = add(mul(h.b1, s1), mul(h.omb1, g));
+    s2 = add(mul(h.b2, s2), mul(h.omb2, mul(g, g)));
+    return mul(h.ratio, div(s1, add(_mm256_sqrt_ps(s2), h.eps_b2)));
+  } else if constexpr (K == OptimizerKind::kAdEMAMix) {
+    s1 = add(mul(h.b1, s1), mul(h.omb1, g));
+    s1b = add(mul(h.b3, s1b), mul(h.omb3, g));
+    s2 = add(mul(h.b2, s2), mul(h.omb2, mul(g, g)));
+    return div(add(div(s1, h.bias1), mul(h.alpha, s1b)), add(div(_mm256_sqrt_ps(s2), h.bias2), h.eps));
+  } else if constexpr (K == OptimizerKind::kMomentum || K == OptimizerKind::kLars) {
+    s1 = h.first_step ? g : add(mul(h.b1, s1), g);
+    return s1;
+  } else if constexpr (K == OptimizerKind::kRMSprop) {
+    s1 = add(mul(h.b1, s1), mul(h.omb1, mul(g, g)));
+    return div(g, add(_mm256_sqrt_ps(s1), h.eps));
+  } else if constexpr (K == OptimizerKind::kAdagrad) {
+    s1 = add(s1, mul(g, g));
+    return div(g, add(_mm256_sqrt_ps(s1), h.eps));
+  } else {  // kLion
+    const __m256 c = add(mul(h.b1, s1), mul(h.omb1, g));
+    s1 = add(mul(h.b2, s1), mul(h.omb2, g));
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 u = _mm256_and_ps(_mm256_cmp_ps(c, zero, _CMP_GT_OQ), _mm256_set1_ps(1.0f));
+    return select(_mm256_cmp_ps(c, zero, _CMP_LT_OQ), u, _mm256_set1_ps(-1.0f));
+  }
+}
+
+template <OptimizerKind K>
+inline __m256 apply8(const VHyper& h, __m256 p, __m256 u) {
+  if constexpr (decoupled_decay(K)) p = mul(p, h.decay);
+  return _mm256_sub_ps(p, mul(h.lr_scale, u));
+}
+
+inline __m256 valid_mask(int64_t count) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_castsi256_ps(
+      _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::min<int64_t>(count, 8))), lane));
+}
+
+inline __m256 active8(const OptimizerHyper& h, __m256 g, __m256 valid) {
+  const __m256 zero = _mm256_setzero_ps();
+  __m256 m = _mm256_and_ps(valid, _mm256_cmp_ps(_mm256_sub_ps(g, g), zero, _CMP_EQ_OQ));
+  if (h.skip_zeros) m = _mm256_and_ps(m, _mm256_cmp_ps(g, zero, _CMP_NEQ_UQ));
+  return m;
+}
+
+template <typename T>
+inline __m256 load_n(const T* p, int64_t count) {
+  return count >= 8 ? load8(p) : load8_partial(p, count);
+}
+
+// Stores the lanes of v where mask is set (count valid lanes at most).
+template <typename T>
+inline void store_masked(T* p, __m256 v, __m256 mask, int64_t count) {
+  const int bits = _mm256_movemask_ps(mask);
+  if (count >= 8 && bits == 0xFF) {
+    store8(p, v);
+    return;
+  }
+  T tmp[8];
+  store8(tmp, v);
+  for (int k = 0; k < 8 && k < count; ++k)
+    if (bits & (1 << k)) p[k] = tmp[k];
+}
+
+// ---- the midpoint search (tables as in the AVX-512 path) -----------------------
+inline constexpr int kOff128 = 0, kOff64 = 8, kOff32 = 16, kOff16 = 24, kOff8 = 32, kOff4 = 48, kOff2 = 80, kOff1 = 144;
+
+struct Search {
+  alignas(32) float v[272];
+  int zero;
+};
+
+inline void build_search(const float* mids, int zero, Search& t) {
+  std::fill(t.v, t.v + 272, 0.0f);
+  const int offs[8] = {kOff128, kOff64, kOff32, kOff16, kOff8, kOff4, kOff2, kOff1};
+  int level = 0;
+  for (int s = 128; s > 0; s >>= 1, ++level)
+    for (int k = 0; k < 128 / s; ++k) t.v[offs[level] + k] = mids[k * 2 * s + s - 1];
+  t.zero = zero;
+}
+
+inline __m256i step_pos(__m256i pos, __m256 cand, __m256 x, int step) {
+  const __m256i lt = _mm256_castps_si256(_mm256_cmp_ps(cand, x, _CMP_LT_OQ));
+  return _mm256_add_epi32(pos, _mm256_and_si256(lt, _mm256_set1_epi32(step)));
+}
+
+inline __m256i nearest8(const Search& t, __m256 x) {
+  __m256i pos = _mm256_setzero_si256();
+  pos = step_pos(pos, _mm256_set1_ps(t.v[kOff128]), x, 128);
+  pos = step_pos(pos, _mm256_permutevar8x32_ps(_mm256_load_ps(t.v + kOff64), _mm256_srli_epi32(pos, 7)), x, 64);
+  pos = step_pos(pos, _mm256_permutevar8x32_ps(_mm256_load_ps(t.v + kOff32), _mm256_srli_epi32(pos, 6)), x, 32);
+  pos = step_pos(pos, _mm256_permutevar8x32_ps(_mm256_load_ps(t.v + kOff16), _mm256_srli_epi32(pos, 5)), x, 16);
+  {
+    const __m256i idx = _mm256_srli_epi32(pos, 4);  // 0..15
+    const __m256 lo = _mm256_permutevar8x32_ps(_mm256_load_ps(t.v + kOff8), idx);
+    const __m256 hi = _mm256_permutevar8x32_ps(_mm256_load_ps(t.v + kOff8 + 8), idx);
+    const __m256 upper = _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28));  // bit 3 -> sign bit
+    pos = step_pos(pos, _mm256_blendv_ps(lo, hi, upper), x, 8);
+  }
+  pos = step_pos(pos, _mm256_i32gather_ps(t.v + kOff4, _mm256_srli_epi32(pos, 3), 4), x, 4);
+  pos = step_pos(pos, _mm256_i32gather_ps(t.v + kOff2, _mm256_srli_epi32(pos, 2), 4), x, 2);
+  pos = step_pos(pos, _mm256_i32gather_ps(t.v + kOff1, _mm256_srli_epi32(pos, 1), 4), x, 1);
+  if (t.zero >= 0) {
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i at_zero = _mm256_cmpeq_epi32(pos, _mm256_set1_epi32(t.zero));
+    const __m256i neg = _mm256_and_si256(at_zero, _mm256_castps_si256(_mm256_cmp_ps(x, zero, _CMP_LT_OQ)));
+    const __m256i posv = _mm256_and_si256(at_zero, _mm256_castps_si256(_mm256_cmp_ps(x, zero, _CMP_GT_OQ)));
+    pos = _mm256_sub_epi32(_mm256_add_epi32(pos, neg), posv);  // masks are -1
+  }
+  return pos;
+}
+
+inline void requantize_block(const float* v, int64_t len, float amax, const Search& t, uint8_t* q) {
+  const __m256 inv = _mm256_set1_ps(amax > 0.0f ? 1.0f / amax : 0.0f);
+  for (int64_t j = 0; j < len; j += 8) {
+    const __m256i pos = nearest8(t, mul(_mm256_load_ps(v + j), inv));
+    const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(pos), _mm256_extracti128_si256(pos, 1));
+    const __m128i b = _mm_packus_epi16(w, w);
+    if (j + 8 <= len) {
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(q + j), b);
+    } else {
+      alignas(16) uint8_t tmp[16];
+      _mm_store_si128(reinterpret_cast<__m128i*>(tmp), b);
+      std::memcpy(q + j, tmp, static_cast<size_t>(len - j));
+    }
+  }
+}
+
+inline __m256 dequant8(const uint8_t* q, int64_t count, const float* code, __m256 amax) {
+  uint8_t tmp[8] = {};
+  std::memcpy(tmp, q, static_cast<size_t>(std::min<int64_t>(count, 8)));
+  const __m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(tmp)));
+  return mul(_mm256_i32gather_ps(code, idx, 4), amax);
+}
+
+inline __m256 abs8(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+
+template <OptimizerKind K, typename T>
+void update_8bit_blocks8(const Optimizer8bitArgs& a, int64_t block_begin, int64_t block_end) {
+  constexpr int64_t kBS = kOptimizerBlocksize;
+  constexpr bool kTwo = has_state2(K);
+  constexpr bool kMix = K == OptimizerKind::kAdEMAMix;
+  const T* g = static_cast<const T*>(a.g);
+  T* p = static_cast<T*>(a.p);
+  const int64_t nblocks = num_blocks(a.n, kBS);
+  Search t1, t2;
+  build_search(a.mids1, a.zero1, t1);
+  if constexpr (kTwo) build_search(a.mids2, -1, t2);
+  const VHyper h = make_vhyper(a.h, 1.0f);
+  alignas(32) float v1[kBS], v1b[kBS], v2[kBS];
+  for (int64_t b = block_begin; b < block_end; ++b) {
+    const int64_t start = b * kBS;
+    const int64_t len = std::min(kBS, a.n - start);
+    uint8_t* q1 = a.state1 + start;
+    uint8_t* q1b = kMix ? a.state1 + a.n + start : q1;
+    uint8_t* q2 = kTwo ? a.state2 + start : q1;
+    const __m256 am1 = _mm256_set1_ps(a.absmax1[b]);
+    const __m256 am1b = _mm256_set1_ps(kMix ? a.absmax1[nblocks + b] : 0.0f);
+    const __m256 am2 = _mm256_set1_ps(kTwo ? a.absmax2[b] : 0.0f);
+    __m256 mx1 = _mm256_setzero_ps(), mx1b = mx1, mx2 = mx1;
+    for (int64_t j = 0; j < len; j += 8) {
+      const int64_t count = len - j;
+      const __m256 valid = valid_mask(count);
+      const __m256 gi = load_n(g + start + j, count);
+      const __m256 pi = load_n(p + start + j, count);
+      const __m256 act = active8(a.h, gi, valid);
+      const __m256 o1 = dequant8(q1 + j, count, a.qmap1, am1);
+      const __m256 o1b = kMix ? dequant8(q1b + j, count, a.qmap1, am1b) : _mm256_setzero_ps();
+      const __m256 o2 = kTwo ? dequant8(q2 + j, count, a.qmap2, am2) : _mm256_setzero_ps();
+      __m256 s1 = o1, s1b = o1b, s2 = o2;
+      const __m256 u = update8<K>(h, _mm256_and_ps(act, gi), pi, s1, s1b, s2);
+      store_masked(p + start + j, apply8<K>(h, pi, u), act, count);
+      // lanes past the end hold 0, so they leave the absmax alone
+      const __m256 n1 = _mm256_and_ps(valid, select(act, o1, s1));
+      _mm256_store_ps(v1 + j, n1);
+      mx1 = _mm256_max_ps(abs8(n1), mx1);
+      if constexpr (kMix) {
+        const __m256 n1b = _mm256_and_ps(valid, select(act, o1b, s1b));
+        _mm256_store_ps(v1b + j, n1b);
+        mx1b = _mm256_max_ps(abs8(n1b), mx1b);
+      }
+      if constexpr (kTwo) {
+        const __m256 n2 = _mm256_and_ps(valid, select(act, o2, s2));
+        _mm256_store_ps(v2 + j, n2);
+        mx2 = _mm256_max_ps(abs8(n2), mx2);
+      }
+    }
+    const float m1 = hmax(mx1);
+    a.absmax1[b] = m1;
+    requantize_block(v1, len, m1, t1, q1);
+    if constexpr (kMix) {
+      const float m1b = hmax(mx1b);
+      a.absmax1[nblocks + b] = m1b;
+      requantize_block(v1b, len, m1b, t1, q1b);
+    }
+    if constexpr (kTwo) {
+      const float m2 = hmax(mx2);
+      a.absmax2[b] = m2;
+      requantize_block(v2, len, m2, t2, q2);
+    }
+  }
+}
+
+template <typename T>
+inline __m256 load_state(const float* s, int64_t count) {
+  return count >= 8 ? _mm256_loadu_ps(s) : load8_partial(s, count);
+}
+
+template <OptimizerKind K, typename T>
+void update_32bit8(const Optimizer32bitArgs& a, int64_t begin, int64_t end) {
+  constexpr bool kTwo = has_state2(K);
+  constexpr bool kMix = K == OptimizerKind::kAdEMAMix;
+  const T* g = static_cast<const T*>(a.g);
+  T* p = static_cast<T*>(a.p);
+  const float scale = unorm_scale(a.unorm_sum ? *a.unorm_sum : 0.0f, a.max_unorm, a.param_norm);
+  const VHyper h = make_vhyper(a.h, scale);
+  for (int64_t i = begin; i < end; i += 8) {
+    const int64_t count = end - i;
+    const __m256 valid = valid_mask(count);
+    const __m256 gi = load_n(g + i, count);
+    const __m256 pi = load_n(p + i, count);
+    const __m256 act = active8(a.h, gi, valid);
+    __m256 s1 = load_state<T>(a.state1 + i, count);
+    __m256 s1b = kMix ? load_state<T>(a.state1 + a.n + i, count) : _mm256_setzero_ps();
+    __m256 s2 = kTwo ? load_state<T>(a.state2 + i, count) : _mm256_setzero_ps();
+    const __m256 u = update8<K>(h, _mm256_and_ps(act, gi), pi, s1, s1b, s2);
+    store_masked(p + i, apply8<K>(h, pi, u), act, count);
+    store_masked(a.state1 + i, s1, act, count);
+    if constexpr (kMix) store_masked(a.state1 + a.n + i, s1b, act, count);
+    if constexpr (kTwo) store_masked(a.state2 + i, s2, act, count);
+  }
+}
+
+}  // namespace
+
+double optimizer_32bit_unorm_avx2(const Optimizer32bitArgs& a, int64_t begin, int64_t end) {
+  return unorm_dispatch(a, begin, end);
+}
+
+void optimizer_32bit_avx2(const Optimizer32bitArgs& a, int64_t begin, int64_t end) {
+  dispatch_optimizer(a.kind, [&](auto k) {
+    dispatch_dtype(a.dtype,
+                   [&](auto t) { update_32bit8<decltype(k)::value, typename decltype(t)::type>(a, begin, end); });
+  });
+}
+
+void optimizer_8bit_blockwise_avx2(const Optimizer8bitArgs& a, int64_t block_begin, int64_t block_end) {
+  dispatch_optimizer(blockwise_kind(a.kind), [&](auto k) {
+    constexpr OptimizerKind K = decltype(k)::value;
+    if constexpr (K != OptimizerKind::kLamb && K != OptimizerKind::kLars) {
+      dispatch_dtype(a.dtype,
+                     [&](auto t) { update_8bit_blocks8<K, typename decltype(t)::type>(a, block_begin, block_end); });
+    }
+  });
+}
+
+}  // namespace bnb::cpu

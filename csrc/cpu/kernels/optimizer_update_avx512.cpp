@@ -1,0 +1,320 @@
+// AVX-512 path of the CPU optimizer kernels, 16 lanes. The update is the
+// per-element math of common/optimizer.h written with intrinsics in the same
+// operation order (no contraction), so results equal the scalar path bit for bit.
+// 8-bit requantization is the same branch-free midpoint search, with each
+// level's candidates held in registers: level s (s = 128 ... 1) has 128/s
+// candidates mids[k*2s + s - 1], read with one vpermps / vpermt2ps per 16
+// (up to 32) candidates; the dequantization reads the map with a gather.
+// The unorm pass (a float sum whose order matters) stays on the shared loops.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "optimizer_update_impl.h"
+#include "simd_avx512.h"
+
+namespace bnb::cpu {
+namespace {
+
+using namespace avx512;
+
+// The scalars of OptimizerHyper as the scalar path forms them, broadcast.
+struct VHyper {
+  __m512 b1, omb1, b2, omb2, b3, omb3, alpha, eps, wd, gnorm, ratio, eps_b2, bias1, bias2, decay, lr_scale;
+  bool first_step;
+};
+
+inline VHyper make_vhyper(const OptimizerHyper& h, float scale) {
+  VHyper v;
+  v.b1 = _mm512_set1_ps(h.beta1);
+  v.omb1 = _mm512_set1_ps(1.0f - h.beta1);
+  v.b2 = _mm512_set1_ps(h.beta2);
+  v.omb2 = _mm512_set1_ps(1.0f - h.beta2);
+  v.b3 = _mm512_set1_ps(h.beta3);
+  v.omb3 = _mm512_set1_ps(1.0f - h.beta3);
+  v.alpha = _mm512_set1_ps(h.alpha);
+  v.eps = _mm512_set1_ps(h.eps);
+  v.wd = _mm512_set1_ps(h.weight_decay);
+  v.gnorm = _mm512_set1_ps(h.gnorm_scale);
+  v.ratio = _mm512_set1_ps(h.bias2 / h.bias1);
+  v.eps_b2 = _mm512_set1_ps(h.eps * h.bias2);
+  v.bias1 = _mm512_set1_ps(h.bias1);
+  v.bias2 = _mm512_set1_ps(h.bias2);
+  v.decay = _mm512_set1_ps(1.0f - h.lr * h.weight_decay);
+  v.lr_scale = _mm512_set1_ps(h.lr * scale);
+  v.first_step = h.step == 1;
+  return v;
+}
+
+inline __m512 add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
+inline __m512 mul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+inline __m512 div(__m512 a, __m512 b) { return _mm512_div_ps(a, b); }
+
+// update_element<K>() of common/optimizer.h, 16 lanes.
+template <OptimizerKind K>
+inline __m512 update16(const VHyper& h, __m512 g, __m512 p, __m512& s1, __m512& s1b, __m512& s2) {
+  g = mul(g, h.gnorm);
+  if constexpr (!decoupled_decay(K)) g = add(g, mul(h.wd, p));
+  if constexpr (K == OptimizerKind::kAdam || K == OptimizerKind::kLamb) {
+    s1 = add(mul(h.b1, s1), mul(h.omb1, g));
+    s2 = add(mul(h.b2, s2), mul(h.omb2, mul(g, g)));
+    return mul(h.ratio, div(s1, add(_mm512_sqrt_ps(s2), h.eps_b2)));
+  } else if constexpr (K == OptimizerKind::kAdEMAMix) {
+    s1 = add(mul(h.b1, s1), mul(h.omb1, g));
+    s1b = add(mul(h.b3, s1b), mul(h.omb3, g));
+    s2 = add(mul(h.b2, s2), mul(h.omb2, mul(g, g)));
+    return div(add(div(s1, h.bias1), mul(h.alpha, s1b)), add(div(_mm512_sqrt_ps(s2), h.bias2), h.eps));
+  } else if constexpr (K == OptimizerKind::kMomentum || K == OptimizerKind::kLars) {
+    s1 = h.first_step ? g : add(mul(h.b1, s1), g);
+    return s1;
+  } else if constexpr (K == OptimizerKind::kRMSprop) {
+    s1 = add(mul(h.b1, s1), mul(h.omb1, mul(g, g)));
+    return div(g, add(_mm512_sqrt_ps(s1), h.eps));
+  } else if constexpr (K == OptimizerKind::kAdagrad) {
+    s1 = add(s1, mul(g, g));
+    return div(g, add(_mm512_sqrt_ps(s1), h.eps));
+  } else {  // kLion
+    const __m512 c = add(mul(h.b1, s1), mul(h.omb1, g));
+    s1 = add(mul(h.b2, s1), mul(h.omb2, g));
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 u = _mm512_mask_mov_ps(zero, _mm512_cmp_ps_mask(c, zero, _CMP_GT_OQ), _mm512_set1_ps(1.0f));
+    return _mm512_mask_mov_ps(u, _mm512_cmp_ps_mask(c, zero, _CMP_LT_OQ), _mm512_set1_ps(-1.0f));
+  }
+}
+
+template <OptimizerKind K>
+inline __m512 apply16(const VHyper& h, __m512 p, __m512 u) {
+  if constexpr (decoupled_decay(K)) p = mul(p, h.decay);
+  return _mm512_sub_ps(p, mul(h.lr_scale, u));
+}
+
+inline __mmask16 active16(const OptimizerHyper& h, __m512 g, __mmask16 valid) {
+  const __m512 zero = _mm512_setzero_ps();
+  __mmask16 m = _mm512_mask_cmp_ps_mask(valid, _mm512_sub_ps(g, g), zero, _CMP_EQ_OQ);
+  if (h.skip_zeros) m = _mm512_mask_cmp_ps_mask(m, g, zero, _CMP_NEQ_UQ);
+  return m;
+}
+
+// ---- the midpoint search ------------------------------------------------------
+// Candidates of every level, 16 per register: level s (128/s candidates) at
+// v[kOff<s> ...].
+inline constexpr int kOff128 = 0, kOff64 = 16, kOff32 = 32, kOff16 = 48, kOff8 = 64, kOff4 = 80, kOff2 = 112,
+                     kOff1 = 176;
+
+struct Search {
+  alignas(64) float v[304];
+  int zero;
+};
+
+inline void build_search(const float* mids, int zero, Search& t) {
+  std::fill(t.v, t.v + 304, 0.0f);
+  const int offs[8] = {kOff128, kOff64, kOff32, kOff16, kOff8, kOff4, kOff2, kOff1};
+  int level = 0;
+  for (int s = 128; s > 0; s >>= 1, ++level)
+    for (int k = 0; k < 128 / s; ++k) t.v[offs[level] + k] = mids[k * 2 * s + s - 1];
+  t.zero = zero;
+}
+
+// The candidates of every level in registers (19 zmm), loaded once per block:
+// the byte stores of the codes could alias the tables in memory.
+struct SearchRegs {
+  __m512 l128, l64, l32, l16, l8, l4[2], l2[4], l1[8];
+  __m512i zero;
+  bool has_zero;
+};
+
+inline SearchRegs load_search(const Search& t) {
+  SearchRegs r;
+  r.l128 = _mm512_load_ps(t.v + kOff128);
+  r.l64 = _mm512_load_ps(t.v + kOff64);
+  r.l32 = _mm512_load_ps(t.v + kOff32);
+  r.l16 = _mm512_load_ps(t.v + kOff16);
+  r.l8 = _mm512_load_ps(t.v + kOff8);
+  for (int k = 0; k < 2; ++k) r.l4[k] = _mm512_load_ps(t.v + kOff4 + 16 * k);
+  for (int k = 0; k < 4; ++k) r.l2[k] = _mm512_load_ps(t.v + kOff2 + 16 * k);
+  for (int k = 0; k < 8; ++k) r.l1[k] = _mm512_load_ps(t.v + kOff1 + 16 * k);
+  r.zero = _mm512_set1_epi32(t.zero);
+  r.has_zero = t.zero >= 0;
+  return r;
+}
+
+// table[idx] for a table of 16 * kRegs entries in registers (idx's higher bits are ignored by the permutes)
+template <int kRegs>
+inline __m512 lookup(const __m512* regs, __m512i idx) {
+  if constexpr (kRegs == 1) {
+    return _mm512_permutexvar_ps(idx, regs[0]);
+  } else {
+    __m512 lv[kRegs / 2];
+    for (int k = 0; k < kRegs / 2; ++k) lv[k] = _mm512_permutex2var_ps(regs[2 * k], idx, regs[2 * k + 1]);
+    int n = kRegs / 2;
+    int bit = 32;
+    while (n > 1) {
+      const __mmask16 hi = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(bit));
+      for (int k = 0; k < n / 2; ++k) lv[k] = _mm512_mask_blend_ps(hi, lv[2 * k], lv[2 * k + 1]);
+      n /= 2;
+      bit *= 2;
+    }
+    return lv[0];
+  }
+}
+
+template <int kStep, int kShift, int kRegs>
+inline __m512i search_level(const __m512* regs, __m512i pos, __m512 x) {
+  const __m512 cand = lookup<kRegs>(regs, _mm512_srli_epi32(pos, kShift));
+  const __mmask16 lt = _mm512_cmp_ps_mask(cand, x, _CMP_LT_OQ);
+  return _mm512_mask_add_epi32(pos, lt, pos, _mm512_set1_epi32(kStep));
+}
+
+// nearest_code() then fix_sign() of common/optimizer.h, 16 lanes.
+inline __m512i nearest16(const SearchRegs& r, __m512 x) {
+  __m512i pos = _mm512_setzero_si512();
+  pos = search_level<128, 8, 1>(&r.l128, pos, x);
+  pos = search_level<64, 7, 1>(&r.l64, pos, x);
+  pos = search_level<32, 6, 1>(&r.l32, pos, x);
+  pos = search_level<16, 5, 1>(&r.l16, pos, x);
+  pos = search_level<8, 4, 1>(&r.l8, pos, x);
+  pos = search_level<4, 3, 2>(r.l4, pos, x);
+  pos = search_level<2, 2, 4>(r.l2, pos, x);
+  pos = search_level<1, 1, 8>(r.l1, pos, x);
+  if (r.has_zero) {
+    const __m512 zero = _mm512_setzero_ps();
+    const __mmask16 at_zero = _mm512_cmpeq_epi32_mask(pos, r.zero);
+    const __mmask16 neg = _mm512_mask_cmp_ps_mask(at_zero, x, zero, _CMP_LT_OQ);
+    const __mmask16 posv = _mm512_mask_cmp_ps_mask(at_zero, x, zero, _CMP_GT_OQ);
+    pos = _mm512_mask_sub_epi32(pos, neg, pos, _mm512_set1_epi32(1));
+    pos = _mm512_mask_add_epi32(pos, posv, pos, _mm512_set1_epi32(1));
+  }
+  return pos;
+}
+
+inline void requantize_block(const float* v, int64_t len, float amax, const Search& t, uint8_t* q) {
+  const SearchRegs r = load_search(t);
+  const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 1.0f / amax : 0.0f);
+  for (int64_t j = 0; j < len; j += 16) {
+    const __m512 x = mul(_mm512_load_ps(v + j), inv);
+    const __m128i bytes = _mm512_cvtepi32_epi8(nearest16(r, x));
+    if (j + 16 <= len)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + j), bytes);
+    else
+      _mm_mask_storeu_epi8(q + j, first_n(len - j), bytes);
+  }
+}
+
+inline __m512 dequant16(const uint8_t* q, __mmask16 valid, const float* code, __m512 amax) {
+  const __m512i idx = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(valid, q));
+  return mul(_mm512_i32gather_ps(idx, code, 4), amax);
+}
+
+template <OptimizerKind K, typename T>
+void update_8bit_blocks16(const Optimizer8bitArgs& a, int64_t block_begin, int64_t block_end) {
+  constexpr int64_t kBS = kOptimizerBlocksize;
+  constexpr bool kTwo = has_state2(K);
+  constexpr bool kMix = K == OptimizerKind::kAdEMAMix;
+  const T* g = static_cast<const T*>(a.g);
+  T* p = static_cast<T*>(a.p);
+  const int64_t nblocks = num_blocks(a.n, kBS);
+  Search t1, t2;
+  build_search(a.mids1, a.zero1, t1);
+  if constexpr (kTwo) build_search(a.mids2, -1, t2);
+  const VHyper h = make_vhyper(a.h, 1.0f);
+  alignas(64) float v1[kBS], v1b[kBS], v2[kBS];
+  for (int64_t b = block_begin; b < block_end; ++b) {
+    const int64_t start = b * kBS;
+    const int64_t len = std::min(kBS, a.n - start);
+    uint8_t* q1 = a.state1 + start;
+    uint8_t* q1b = kMix ? a.state1 + a.n + start : q1;
+    uint8_t* q2 = kTwo ? a.state2 + start : q1;
+    const __m512 am1 = _mm512_set1_ps(a.absmax1[b]);
+    const __m512 am1b = _mm512_set1_ps(kMix ? a.absmax1[nblocks + b] : 0.0f);
+    const __m512 am2 = _mm512_set1_ps(kTwo ? a.absmax2[b] : 0.0f);
+    __m512 mx1 = _mm512_setzero_ps(), mx1b = mx1, mx2 = mx1;
+    for (int64_t j = 0; j < len; j += 16) {
+      const __mmask16 valid = j + 16 <= len ? static_cast<__mmask16>(0xFFFF) : first_n(len - j);
+      const __m512 gi = load16(g + start + j, valid);
+      const __m512 pi = load16(p + start + j, valid);
+      const __mmask16 act = active16(a.h, gi, valid);
+      const __m512 o1 = dequant16(q1 + j, valid, a.qmap1, am1);
+      const __m512 o1b = kMix ? dequant16(q1b + j, valid, a.qmap1, am1b) : _mm512_setzero_ps();
+      const __m512 o2 = kTwo ? dequant16(q2 + j, valid, a.qmap2, am2) : _mm512_setzero_ps();
+      __m512 s1 = o1, s1b = o1b, s2 = o2;
+      const __m512 u = update16<K>(h, _mm512_maskz_mov_ps(act, gi), pi, s1, s1b, s2);
+      store16(p + start + j, apply16<K>(h, pi, u), act);
+      // lanes past the end hold 0, so they leave the absmax alone
+      const __m512 n1 = _mm512_maskz_mov_ps(valid, _mm512_mask_mov_ps(o1, act, s1));
+      _mm512_store_ps(v1 + j, n1);
+      mx1 = _mm512_max_ps(_mm512_abs_ps(n1), mx1);
+      if constexpr (kMix) {
+        const __m512 n1b = _mm512_maskz_mov_ps(valid, _mm512_mask_mov_ps(o1b, act, s1b));
+        _mm512_store_ps(v1b + j, n1b);
+        mx1b = _mm512_max_ps(_mm512_abs_ps(n1b), mx1b);
+      }
+      if constexpr (kTwo) {
+        const __m512 n2 = _mm512_maskz_mov_ps(valid, _mm512_mask_mov_ps(o2, act, s2));
+        _mm512_store_ps(v2 + j, n2);
+        mx2 = _mm512_max_ps(_mm512_abs_ps(n2), mx2);
+      }
+    }
+    const float m1 = _mm512_reduce_max_ps(mx1);
+    a.absmax1[b] = m1;
+    requantize_block(v1, len, m1, t1, q1);
+    if constexpr (kMix) {
+      const float m1b = _mm512_reduce_max_ps(mx1b);
+      a.absmax1[nblocks + b] = m1b;
+      requantize_block(v1b, len, m1b, t1, q1b);
+    }
+    if constexpr (kTwo) {
+      const float m2 = _mm512_reduce_max_ps(mx2);
+      a.absmax2[b] = m2;
+      requantize_block(v2, len, m2, t2, q2);
+    }
+  }
+}
+
+template <OptimizerKind K, typename T>
+void update_32bit16(const Optimizer32bitArgs& a, int64_t begin, int64_t end) {
+  constexpr bool kTwo = has_state2(K);
+  constexpr bool kMix = K == OptimizerKind::kAdEMAMix;
+  const T* g = static_cast<const T*>(a.g);
+  T* p = static_cast<T*>(a.p);
+  const float scale = unorm_scale(a.unorm_sum ? *a.unorm_sum : 0.0f, a.max_unorm, a.param_norm);
+  const VHyper h = make_vhyper(a.h, scale);
+  for (int64_t i = begin; i < end; i += 16) {
+    const __mmask16 valid = i + 16 <= end ? static_cast<__mmask16>(0xFFFF) : first_n(end - i);
+    const __m512 gi = load16(g + i, valid);
+    const __m512 pi = load16(p + i, valid);
+    const __mmask16 act = active16(a.h, gi, valid);
+    __m512 s1 = _mm512_maskz_loadu_ps(valid, a.state1 + i);
+    __m512 s1b = kMix ? _mm512_maskz_loadu_ps(valid, a.state1 + a.n + i) : _mm512_setzero_ps();
+    __m512 s2 = kTwo ? _mm512_maskz_loadu_ps(valid, a.state2 + i) : _mm512_setzero_ps();
+    const __m512 u = update16<K>(h, _mm512_maskz_mov_ps(act, gi), pi, s1, s1b, s2);
+    store16(p + i, apply16<K>(h, pi, u), act);
+    _mm512_mask_storeu_ps(a.state1 + i, act, s1);
+    if constexpr (kMix) _mm512_mask_storeu_ps(a.state1 + a.n + i, act, s1b);
+    if constexpr (kTwo) _mm512_mask_storeu_ps(a.state2 + i, act, s2);
+  }
+}
+
+}  // namespace
+
+double optimizer_32bit_unorm_avx512(const Optimizer32bitArgs& a, int64_t begin, int64_t end) {
+  return unorm_dispatch(a, begin, end);
+}
+
+void optimizer_32bit_avx512(const Optimizer32bitArgs& a, int64_t begin, int64_t end) {
+  dispatch_optimizer(a.kind, [&](auto k) {
+    dispatch_dtype(a.dtype,
+                   [&](auto t) { update_32bit16<decltype(k)::value, typename decltype(t)::type>(a, begin, end); });
+  });
+}
+
+void optimizer_8bit_blockwise_avx512(const Optimizer8bitArgs& a, int64_t block_begin, int64_t block_end) {
+  dispatch_optimizer(blockwise_kind(a.kind), [&](auto k) {
+    constexpr OptimizerKind K = decltype(k)::value;
+    if constexpr (K != OptimizerKind::kLamb && K != OptimizerKind::kLars) {
+      dispatch_dtype(a.dtype,
+                     [&](auto t) { update_8bit_blocks16<K, typename decltype(t)::type>(a, block_begin, block_end); });
+    }
+  });
+}
+
+}  // namespace bnb::cpu

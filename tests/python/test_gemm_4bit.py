@@ -1,0 +1,291 @@
+"""4-bit weight matmul (gemv_4bit, gemm_4bit): the ops against the pure-PyTorch
+reference (dequantize, then matmul), every SIMD path, nested absmax, bias,
+storage dtypes, the functional wrapper, opcheck and bad input."""
+
+import pytest
+import torch
+
+import bitsandbytes.functional as F
+
+import reference as ref
+
+ops = torch.ops.bitsandbytes
+
+DTYPES = [torch.float32, torch.float16, torch.bfloat16]
+BLOCKSIZES = [32, 64, 128, 256, 512, 1024, 2048, 4096]
+QUANT_TYPES = ["nf4", "fp4"]
+# relative to the natural size of each output (|y| + sqrt(sum_k (a_k w_k)^2))
+TOL = {torch.float32: 2e-5, torch.float16: 2e-3, torch.bfloat16: 1e-2}
+
+
+def _weight(n, k, blocksize, quant_type, storage=torch.uint8, compress=False):
+    w = torch.randn(n, k)
+    packed, state = F.quantize_4bit(
+        w, blocksize=blocksize, quant_type=quant_type, quant_storage=storage, compress_statistics=compress
+    )
+    return packed, state
+
+
+def _assert_close(y, A, packed, shapeB, absmax, blocksize, quant_type, bias=None, code=None):
+    expected = ref.gemm_4bit(A, packed, shapeB, absmax, blocksize, quant_type, bias=bias, code=code)
+    assert y.shape == expected.shape and y.dtype == A.dtype
+    table = ref.CODES_4BIT[quant_type] if code is None else code
+    w = ref.dequantize_4bit(packed, absmax, blocksize, quant_type, shapeB, torch.float64) if code is None else None
+    if w is None:
+        b = packed.reshape(-1).view(torch.uint8)
+        n = shapeB[0] * shapeB[1]
+        codes = torch.stack([b >> 4, b & 15], 1).reshape(-1)[:n].long()
+        w = (table[codes].double() * absmax.double().repeat_interleave(blocksize)[:n]).reshape(shapeB)
+    a2 = A.double().reshape(-1, shapeB[1]) ** 2
+    scale = (a2 @ (w**2).T).sqrt().reshape(expected.shape)
+    err = (y.double() - expected.double()).abs()
+    bound = TOL[A.dtype] * (expected.double().abs() + scale) + 1e-30
+    worst = (err / bound).max().item() if err.numel() else 0.0
+    assert worst <= 1.0, f"error {worst:.3g}x the tolerance"
+
+
+SHAPES = [(1, 64, 64), (1, 33, 4096), (3, 17, 128), (8, 40, 256), (64, 24, 192), (5, 7, 96), (2, 9, 100), (1, 5, 33)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("quant_type", QUANT_TYPES)
+@pytest.mark.parametrize("blocksize", BLOCKSIZES)
+def test_gemm_matches_reference(simd_level, dtype, quant_type, blocksize):
+    for m, n, k in SHAPES:
+        packed, state = _weight(n, k, blocksize, quant_type)
+        A = torch.randn(m, k, dtype=dtype)
+        y = ops.gemm_4bit(A, packed, [n, k], state.absmax, blocksize, quant_type)
+        _assert_close(y, A, packed, [n, k], state.absmax, blocksize, quant_type)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("quant_type", QUANT_TYPES)
+def test_gemv_matches_gemm_and_reference(simd_level, dtype, quant_type):
+    for m, n, k in SHAPES:
+        packed, state = _weight(n, k, 64, quant_type)
+        A = torch.randn(m, k, dtype=dtype)
+        y = ops.gemv_4bit(A, packed, [n, k], state.absmax, state.code, 64)
+        assert torch.equal(y, ops.gemm_4bit(A, packed, [n, k], state.absmax, 64, quant_type))
+        out = torch.full((m, n), float("nan"), dtype=dtype)
+        ops.gemv_4bit.out(A, packed, [n, k], state.absmax, state.code, 64, out=out)
+        assert torch.equal(out, y)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_gemv_uses_the_given_code_table(simd_level, dtype):
+    code = torch.randn(16)
+    packed, state = _weight(24, 256, 64, "nf4")
+    A = torch.randn(4, 256, dtype=dtype)
+    y = ops.gemv_4bit(A, packed, [24, 256], state.absmax, code, 64)
+    _assert_close(y, A, packed, [24, 256], state.absmax, 64, "nf4", code=code)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("blocksize", [32, 64, 256, 4096])
+def test_nested_absmax_equals_dequantized_absmax(simd_level, dtype, blocksize):
+    for m, n, k in [(1, 300, 256), (6, 70, 1000), (33, 96, 512)]:
+        packed, state = _weight(n, k, blocksize, "nf4", compress=True)
+        A = torch.randn(m, k, dtype=dtype)
+        y = ops.gemm_4bit(
+            A,
+            packed,
+            [n, k],
+            state.state2.absmax,
+            blocksize,
+            "nf4",
+            absmax_8bit=state.absmax,
+            absmax_code=state.state2.code,
+            absmax_offset=state.offset,
+        )
+        scales = ref.nested_absmax(state.absmax, state.state2.absmax, state.state2.code, state.offset)
+        assert torch.equal(y, ops.gemm_4bit(A, packed, [n, k], scales, blocksize, "nf4"))
+        _assert_close(y, A, packed, [n, k], scales, blocksize, "nf4")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("bias_dtype", DTYPES, ids=str)
+def test_bias(simd_level, dtype, bias_dtype):
+    packed, state = _weight(40, 128, 64, "fp4")
+    A = torch.randn(5, 128, dtype=dtype)
+    bias = (torch.randn(40) * 4).to(bias_dtype)
+    y = ops.gemm_4bit(A, packed, [40, 128], state.absmax, 64, "fp4", bias=bias)
+    _assert_close(y, A, packed, [40, 128], state.absmax, 64, "fp4", bias=bias.float())
+    no_bias = ops.gemm_4bit(A, packed, [40, 128], state.absmax, 64, "fp4")
+    assert not torch.allclose(y, no_bias)
+
+
+@pytest.mark.parametrize("storage", [torch.uint8, torch.bfloat16, torch.float16, torch.float32], ids=str)
+def test_quant_storage_and_3d_input(simd_level, storage):
+    packed, state = _weight(48, 192, 64, "nf4", storage=storage)
+    assert packed.dtype == storage
+    bytes_ = packed.view(torch.uint8)
+    A = torch.randn(2, 3, 192, dtype=torch.bfloat16)
+    y = ops.gemm_4bit(A, packed, [48, 192], state.absmax, 64, "nf4")
+    assert y.shape == (2, 3, 48)
+    assert torch.equal(y, ops.gemm_4bit(A, bytes_, [48, 192], state.absmax, 64, "nf4"))
+    assert torch.equal(y.reshape(6, 48), ops.gemm_4bit(A.reshape(6, 192), packed, [48, 192], state.absmax, 64, "nf4"))
+    assert torch.equal(y, ops.gemv_4bit(A, packed.t(), [48, 192], state.absmax, state.code, 64))
+    _assert_close(y, A, bytes_, [48, 192], state.absmax, 64, "nf4")
+
+
+def test_non_contiguous_input():
+    packed, state = _weight(16, 64, 64, "nf4")
+    A = torch.randn(64, 6).t()
+    assert not A.is_contiguous()
+    y = ops.gemm_4bit(A, packed, [16, 64], state.absmax, 64, "nf4")
+    assert torch.equal(y, ops.gemm_4bit(A.contiguous(), packed, [16, 64], state.absmax, 64, "nf4"))
+
+
+def test_empty_sizes():
+    packed, state = _weight(8, 64, 64, "nf4")
+    y = ops.gemm_4bit(torch.randn(0, 64), packed, [8, 64], state.absmax, 64, "nf4")
+    assert y.shape == (0, 8)
+    empty = torch.empty(0, dtype=torch.uint8)
+    y = ops.gemm_4bit(torch.randn(3, 64), empty, [0, 64], torch.empty(0), 64, "nf4")
+    assert y.shape == (3, 0)
+    bias = torch.randn(5)
+    y = ops.gemm_4bit(torch.randn(3, 0), empty, [5, 0], torch.empty(0), 64, "nf4", bias=bias)
+    assert torch.equal(y, bias.expand(3, 5))
+
+
+def test_all_simd_paths_agree():
+    from bitsandbytes import cextension
+
+    from conftest import available_simd_levels
+
+    packed, state = _weight(100, 1024, 64, "nf4")
+    results = []
+    for level in available_simd_levels():
+        cextension._C.set_simd_level(level)
+        for dtype in DTYPES:
+            A = torch.randn(7, 1024, dtype=dtype, generator=torch.Generator().manual_seed(1))
+            results.append((level, dtype, ops.gemm_4bit(A, packed, [100, 1024], state.absmax, 64, "nf4")))
+    cextension._C.set_simd_level(cextension._C.detected_simd_level())
+    by_dtype = {}
+    for level, dtype, y in results:
+        by_dtype.setdefault(dtype, []).append((level, y))
+    for dtype, ys in by_dtype.items():
+        base = ys[0][1].float()
+        for level, y in ys[1:]:
+            rel = ((y.float() - base).abs().max() / base.abs().max()).item()
+            assert rel < 10 * TOL[dtype], f"{level} {dtype}: {rel}"
+
+
+# ---------------------------------------------------------------------------
+# functional.gemv_4bit
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("compress", [False, True])
+def test_functional_gemv_4bit(compress):
+    packed, state = _weight(32, 256, 64, "fp4", compress=compress)
+    A = torch.randn(1, 256, dtype=torch.bfloat16)
+    y = F.gemv_4bit(A, packed.t(), state=state)
+    w = F.dequantize_4bit(packed, state).to(torch.bfloat16)
+    torch.testing.assert_close(y, (A.double() @ w.double().T).to(torch.bfloat16), rtol=2e-2, atol=2e-2)
+    out = torch.empty(1, 32, dtype=torch.bfloat16)
+    assert F.gemv_4bit(A, packed, out=out, state=state) is out
+    assert torch.equal(out, y)
+    with pytest.raises(ValueError, match="QuantState"):
+        F.gemv_4bit(A, packed)
+
+
+# ---------------------------------------------------------------------------
+# opcheck and bad input
+# ---------------------------------------------------------------------------
+def test_opcheck():
+    packed, state = _weight(24, 128, 64, "nf4", compress=True)
+    A = torch.randn(3, 128, dtype=torch.bfloat16)
+    scales = F._absmax_of(state)
+    torch.library.opcheck(ops.gemv_4bit.default, (A, packed, [24, 128], scales, state.code, 64))
+    out = torch.empty(3, 24, dtype=torch.bfloat16)
+    torch.library.opcheck(ops.gemv_4bit.out, (A, packed, [24, 128], scales, state.code, 64), {"out": out})
+    torch.library.opcheck(ops.gemm_4bit.default, (A, packed, [24, 128], scales, 64, "nf4"))
+    nested = dict(absmax_8bit=state.absmax, absmax_code=state.state2.code, absmax_offset=state.offset)
+    torch.library.opcheck(
+        ops.gemm_4bit.default, (A, packed, [24, 128], state.state2.absmax, 64, "nf4", torch.randn(24)), nested
+    )
+
+
+def test_compile_fullgraph():
+    torch._dynamo.reset()
+    packed, state = _weight(24, 128, 64, "nf4")
+
+    def f(x):
+        return ops.gemm_4bit(x, packed, [24, 128], state.absmax, 64, "nf4") * 2
+
+    x = torch.randn(2, 128)
+    assert torch.equal(torch.compile(f, fullgraph=True, backend="aot_eager")(x), f(x))
+
+
+def _bad_calls():
+    packed, state = _weight(16, 128, 64, "nf4", compress=True)
+    scales = F._absmax_of(state)
+    A = torch.randn(2, 128)
+    nested = dict(absmax_8bit=state.absmax, absmax_code=state.state2.code, absmax_offset=state.offset)
+    g = ops.gemm_4bit
+    return [
+        ("features", lambda: g(torch.randn(2, 127), packed, [16, 128], scales, 64, "nf4")),
+        ("2 entries", lambda: g(A, packed, [16, 128, 1], scales, 64, "nf4")),
+        ("0-dim", lambda: g(torch.tensor(1.0), packed, [16, 128], scales, 64, "nf4")),
+        ("must be float16, bfloat16 or float32", lambda: g(A.to(torch.int32), packed, [16, 128], scales, 64, "nf4")),
+        ("blocksize must be", lambda: g(A, packed, [16, 128], scales, 48, "nf4")),
+        ("quant_type must be", lambda: g(A, packed, [16, 128], scales, 64, "int4")),
+        ("packed tensor holds", lambda: g(A, packed[:100], [16, 128], scales, 64, "nf4")),
+        ("absmax has", lambda: g(A, packed, [16, 128], scales[:-1], 64, "nf4")),
+        ("absmax must be torch.float32", lambda: g(A, packed, [16, 128], scales.half(), 64, "nf4")),
+        ("bias has", lambda: g(A, packed, [16, 128], scales, 64, "nf4", bias=torch.randn(15))),
+        ("only used together", lambda: g(A, packed, [16, 128], scales, 64, "nf4", absmax_code=state.state2.code)),
+        (
+            "needs absmax_code",
+            lambda: g(A, packed, [16, 128], state.state2.absmax, 64, "nf4", absmax_8bit=state.absmax),
+        ),
+        (
+            "absmax_8bit must be torch.uint8",
+            lambda: g(A, packed, [16, 128], state.state2.absmax, 64, "nf4", **{**nested, "absmax_8bit": scales}),
+        ),
+        (
+            "absmax_8bit has",
+            lambda: g(
+                A, packed, [16, 128], state.state2.absmax, 64, "nf4", **{**nested, "absmax_8bit": state.absmax[:5]}
+            ),
+        ),
+        (
+            "256 entries",
+            lambda: g(
+                A,
+                packed,
+                [16, 128],
+                state.state2.absmax,
+                64,
+                "nf4",
+                **{**nested, "absmax_code": state.state2.code[:255]},
+            ),
+        ),
+        (
+            "0-dim tensor",
+            lambda: g(
+                A,
+                packed,
+                [16, 128],
+                state.state2.absmax,
+                64,
+                "nf4",
+                **{**nested, "absmax_offset": state.offset.view(1)},
+            ),
+        ),
+        ("16 entries", lambda: ops.gemv_4bit(A, packed, [16, 128], scales, torch.randn(256), 64)),
+        (
+            "out has shape",
+            lambda: ops.gemv_4bit.out(A, packed, [16, 128], scales, state.code, 64, out=torch.empty(2, 15)),
+        ),
+        (
+            "out must be torch.float32",
+            lambda: ops.gemv_4bit.out(A, packed, [16, 128], scales, state.code, 64, out=torch.empty(2, 16).half()),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("index", range(len(_bad_calls())))
+def test_bad_input_raises_clear_errors(index):
+    match, call = _bad_calls()[index]
+    with pytest.raises((ValueError, TypeError, RuntimeError), match=match):
+        call()
