@@ -193,6 +193,88 @@ def quantize_blockwise() -> None:
     save("quantize_blockwise", tensors)
 
 
+# ---------------------------------------------------------------------------
+# LLM.int8() (issue 5)
+# ---------------------------------------------------------------------------
+@maker
+def int8_ops() -> None:
+    import bitsandbytes as bnb
+    import bitsandbytes.functional as F
+
+    torch.manual_seed(5)
+    t: dict[str, torch.Tensor] = {}
+    base = torch.randn(37, 96) * 2
+    base[3, 7] = 9.0
+    base[10, 50] = -7.5
+    base[20] = 0.0
+    for dname, dtype in DTYPES.items():
+        x = base.to(dtype)
+        for thr in (0.0, 6.0):
+            q, s, cols = F.int8_vectorwise_quant(x, threshold=thr)
+            key = f"vq_{dname}_{int(thr)}"
+            t[f"{key}.input"], t[f"{key}.q"], t[f"{key}.stats"] = x, q, s
+            if cols is not None:
+                t[f"{key}.cols"] = cols
+    q, s, _ = F.int8_vectorwise_quant(base)
+    t["dequant.out"] = F.int8_vectorwise_dequant(q, s)
+    B = torch.randn(50, 96)
+    CB, SCB, _ = F.int8_vectorwise_quant(B.half())
+    bias = torch.randn(50)
+    t["mm.CA"], t["mm.SCA"], t["mm.CB"], t["mm.SCB"], t["mm.bias"] = q, s, CB, SCB, bias
+    t["mm.i32"] = F.int8_linear_matmul(q, CB)
+    t["mm.dequant_fp16"] = F.int8_mm_dequant(t["mm.i32"], s, SCB)
+    for dname, dtype in DTYPES.items():
+        t[f"mm.scaled_{dname}"] = torch.ops.bitsandbytes.int8_scaled_mm(q, CB, s, SCB, bias=bias.to(dtype), dtype=dtype)
+    # Linear8bitLt: inference (int8 path) and training (dequantized path) forwards
+    W = torch.randn(24, 96)
+    t["linear.W"], t["linear.bias"] = W, bias[:24].clone()
+    for thr in (0.0, 6.0):
+        lin = bnb.nn.Linear8bitLt(96, 24, bias=True, has_fp16_weights=False, threshold=thr)
+        lin.weight = bnb.nn.Int8Params(W.clone(), requires_grad=False, has_fp16_weights=False)
+        lin.bias.data = bias[:24].clone()
+        lin = lin.to("cpu")
+        t["linear.CB"], t["linear.SCB"] = lin.weight.data.clone(), lin.weight.SCB.clone()
+        lin.eval()
+        for dname, dtype in DTYPES.items():
+            x = base[:, :].to(dtype)
+            t[f"linear_{int(thr)}.eval_{dname}"] = lin(x)
+        lin.train()
+        t[f"linear_{int(thr)}.train_float32"] = lin(base)
+    save("int8_ops", t)
+
+
+@maker
+def int8_llama() -> None:
+    """A tiny Llama (fp32 checkpoint), the same model loaded with load_in_8bit and saved by the
+    original, and the original's logits."""
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig, LlamaConfig, LlamaForCausalLM
+
+    out_dir = os.path.join(FIXTURES, "int8_llama")
+    torch.manual_seed(7)
+    config = LlamaConfig(
+        vocab_size=128,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=64,
+        tie_word_embeddings=False,
+    )
+    model = LlamaForCausalLM(config).eval()
+    model.save_pretrained(os.path.join(out_dir, "fp32"))
+    ids = torch.randint(0, 128, (2, 12))
+    q = AutoModelForCausalLM.from_pretrained(
+        os.path.join(out_dir, "fp32"),
+        quantization_config=BitsAndBytesConfig(load_in_8bit=True, llm_int8_threshold=6.0),
+        device_map="cpu",
+    ).eval()
+    with torch.no_grad():
+        logits = q(ids).logits
+    q.save_pretrained(os.path.join(out_dir, "int8"))
+    save("int8_llama_logits", {"input_ids": ids, "logits": logits})
+
+
 #: 4-bit checkpoint variants: (name, quant_type, double quant, compute dtype, quant_storage)
 CHECKPOINTS_4BIT = [
     ("tiny_llama_nf4_dq_bf16", "nf4", True, "bfloat16", "uint8"),

@@ -10,6 +10,15 @@ TORCH_LIBRARY_IMPL(bitsandbytes, CUDA, m) {
   m.impl("quantize_blockwise", &bnb::ops::quantize_blockwise_cuda);
   m.impl("dequantize_blockwise", &bnb::ops::dequantize_blockwise_cuda);
   m.impl("dequantize_blockwise.out", &bnb::ops::dequantize_blockwise_out_cuda);
+  // LLM.int8() (issue 5)
+  m.impl("int8_vectorwise_quant", &bnb::ops::int8_vectorwise_quant_cuda);
+  m.impl("int8_vectorwise_dequant", &bnb::ops::int8_vectorwise_dequant_cuda);
+  m.impl("int8_double_quant", &bnb::ops::int8_double_quant_cuda);
+  m.impl("int8_linear_matmul", &bnb::ops::int8_linear_matmul_cuda);
+  m.impl("int8_linear_matmul.out", &bnb::ops::int8_linear_matmul_out_cuda);
+  m.impl("int8_mm_dequant", &bnb::ops::int8_mm_dequant_cuda);
+  m.impl("int8_scaled_mm", &bnb::ops::int8_scaled_mm_cuda);
+  m.impl("int8_mixed_scaled_mm", &bnb::ops::int8_mixed_scaled_mm_cuda);
   // optimizers
   m.impl("optimizer_update_32bit", &bnb::ops::optimizer_update_32bit_cuda);
   m.impl("optimizer_update_8bit_blockwise", &bnb::ops::optimizer_update_8bit_blockwise_cuda);

@@ -18,7 +18,7 @@ def _int8(*shape):
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("threshold", [0.0, 2.5])
 @pytest.mark.parametrize("shape", [(1, 9), (7, 33), (64, 130), (3, 5, 16)])
-def test_vectorwise_quant_matches_reference(dtype, threshold, shape):
+def test_vectorwise_quant_matches_reference(simd_level, dtype, threshold, shape):
     A = (torch.randn(shape) * 1.5).to(dtype)
     q, stats, cols = F.int8_vectorwise_quant(A, threshold=threshold)
     rq, rstats, rcols = ref.int8_vectorwise_quant(A, threshold)
@@ -197,3 +197,17 @@ def test_bad_input_errors():
         ops.int8_mixed_scaled_mm(torch.randn(4, 16), A, B, torch.ones(4), torch.ones(8), torch.tensor([16]), None)
     with pytest.raises(NotImplementedError, match="int32"):
         F.int8_linear_matmul(A, B, dtype=torch.float32)
+
+
+def test_compile_fullgraph_int8_inference():
+    torch._dynamo.reset()
+
+    def int8_linear(x, CB, SCB, bias):
+        CA, SCA, _ = ops.int8_vectorwise_quant(x, 0.0)
+        return ops.int8_scaled_mm(CA, CB, SCA, SCB, bias, torch.bfloat16)
+
+    x = torch.randn(8, 64, dtype=torch.float16)
+    CB, SCB, _ = ops.int8_vectorwise_quant(torch.randn(32, 64, dtype=torch.float16), 0.0)
+    bias = torch.randn(32)
+    compiled = torch.compile(int8_linear, fullgraph=True, backend="eager")
+    assert torch.equal(compiled(x, CB, SCB, bias), int8_linear(x, CB, SCB, bias))

@@ -1,6 +1,9 @@
 // Scalar reference path of the int8 GEMM and the run-time path choice.
 #include "int8_gemm.h"
 
+#include <cstdlib>
+#include <cstring>
+
 #include "../../common/dispatch.h"
 #include "cpu_features.h"
 
@@ -43,7 +46,13 @@ namespace {
 Int8GemmFn choose() {
 #if defined(BNB_HAVE_X86_KERNELS)
   const SimdLevel l = simd_level();
+  static const bool amx_allowed = [] {
+    const char* env = std::getenv("BNB_CPU_INT8_AMX");
+    return !(env && std::strcmp(env, "0") == 0);
+  }();
+  if (l >= SimdLevel::kAvx512 && amx_allowed && int8_amx_available()) return int8_gemm_amx;
   if (l >= SimdLevel::kAvx512 && cpu_features().avx512_vnni) return int8_gemm_avx512_vnni;
+  if (l >= SimdLevel::kAvx2 && cpu_features().avx_vnni) return int8_gemm_avx_vnni;
   if (l >= SimdLevel::kAvx2) return int8_gemm_avx2;
 #endif
   return int8_gemm_scalar;
@@ -51,7 +60,12 @@ Int8GemmFn choose() {
 }  // namespace
 
 void int8_gemm(const Int8GemmArgs& a, int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
-  choose()(a, m_begin, m_end, n_begin, n_end);
+  Int8GemmFn f = choose();
+#if defined(BNB_HAVE_X86_KERNELS)
+  // AMX pads rows to 32 and packs B: a handful of rows (decoding) reads B straight through VNNI instead.
+  if (f == int8_gemm_amx && m_end - m_begin <= 4 && cpu_features().avx512_vnni) f = int8_gemm_avx512_vnni;
+#endif
+  f(a, m_begin, m_end, n_begin, n_end);
 }
 
 const char* int8_gemm_path() {
@@ -59,6 +73,8 @@ const char* int8_gemm_path() {
   if (f == int8_gemm_scalar) return "scalar";
 #if defined(BNB_HAVE_X86_KERNELS)
   if (f == int8_gemm_avx512_vnni) return "avx512_vnni";
+  if (f == int8_gemm_amx) return "amx";
+  if (f == int8_gemm_avx_vnni) return "avx_vnni";
 #endif
   return "avx2";
 }

@@ -2,7 +2,7 @@
 // bytes, so B is packed as B + 128 (u8) and the surplus 128 * rowsum(A) is
 // subtracted in the epilogue. B is packed per 32-column panel as
 // [K/4][32][4] bytes; an 8 x 32 register tile accumulates over the whole K
-// with A broadcast 4 bytes at a time; the rescale (+bias) runs on the
+// with A (packed per 8-row group as [K/4][8][4]) broadcast 4 bytes at a time; the rescale (+bias) runs on the
 // registers, so the int32 product never goes to memory.
 #include <immintrin.h>
 
@@ -24,19 +24,41 @@ using namespace avx512;
 constexpr int kNR = 32;  // columns per panel
 constexpr int kMR = 8;   // rows per register tile
 
+// d[k4 * 32 + j] = word k4 of row j (of 32 rows `ld` bytes apart) ^ x, for k4 < kfull: two
+// 16-lane gathers per k4 instead of 32 scattered stores.
+inline void gather_panel(const int8_t* rows, int64_t ld, int64_t kfull, uint32_t* d, __m512i x) {
+  const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i idx0 = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(ld)));
+  const __m512i idx1 = _mm512_add_epi32(idx0, _mm512_set1_epi32(static_cast<int>(16 * ld)));
+  for (int64_t k4 = 0; k4 < kfull; ++k4) {
+    const __m512i off = _mm512_set1_epi32(static_cast<int>(4 * k4));
+    const __m512i v0 = _mm512_i32gather_epi32(_mm512_add_epi32(idx0, off), rows, 1);
+    const __m512i v1 = _mm512_i32gather_epi32(_mm512_add_epi32(idx1, off), rows, 1);
+    _mm512_store_si512(d + k4 * 32, _mm512_xor_si512(v0, x));
+    _mm512_store_si512(d + k4 * 32 + 16, _mm512_xor_si512(v1, x));
+  }
+}
+
 // Panel of B rows [n0, n0 + 32) -> dst[k4][j][t] = B[n0 + j][4 k4 + t] + 128, zero padded.
 void pack_panel(const Int8GemmArgs& a, int64_t n0, int64_t n_end, int64_t k4n, uint8_t* dst) {
   const int64_t cols = std::min<int64_t>(kNR, n_end - n0);
   const int64_t kfull = a.K / 4;
   uint32_t* d = reinterpret_cast<uint32_t*>(dst);
   if (cols < kNR || kfull < k4n) std::memset(dst, 0, static_cast<size_t>(k4n) * kNR * 4);
+  if (cols == kNR && a.K < (int64_t{1} << 26)) {  // full panel, int32 gather offsets
+    gather_panel(a.B + n0 * a.K, a.K, kfull, d, _mm512_set1_epi32(static_cast<int>(0x80808080u)));
+  } else {
+    for (int64_t j = 0; j < cols; ++j) {
+      const int8_t* src = a.B + (n0 + j) * a.K;
+      for (int64_t k4 = 0; k4 < kfull; ++k4) {
+        uint32_t w;
+        std::memcpy(&w, src + 4 * k4, 4);
+        d[k4 * kNR + j] = w ^ 0x80808080u;
+      }
+    }
+  }
   for (int64_t j = 0; j < cols; ++j) {
     const int8_t* src = a.B + (n0 + j) * a.K;
-    for (int64_t k4 = 0; k4 < kfull; ++k4) {
-      uint32_t w;
-      std::memcpy(&w, src + 4 * k4, 4);
-      d[k4 * kNR + j] = w ^ 0x80808080u;
-    }
     if (kfull < k4n) {
       uint8_t tail[4] = {0, 0, 0, 0};
       for (int64_t k = kfull * 4; k < a.K; ++k) tail[k - kfull * 4] = static_cast<uint8_t>(src[k] ^ 0x80);
@@ -45,8 +67,27 @@ void pack_panel(const Int8GemmArgs& a, int64_t n0, int64_t n_end, int64_t k4n, u
   }
 }
 
+// A row group packed as [K/4][8][4] bytes: one 32-byte step per 4 k, read front to back.
+void pack_rows(const Int8GemmArgs& a, int64_t m0, int64_t rows, int64_t k4n, int8_t* dst, int32_t* rowsum) {
+  const int64_t kfull = a.K / 4;
+  if (rows < kMR || kfull < k4n) std::memset(dst, 0, static_cast<size_t>(k4n) * kMR * 4);
+  uint32_t* d = reinterpret_cast<uint32_t*>(dst);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int8_t* src = a.A + (m0 + r) * a.K;
+    int32_t s = 0;
+    for (int64_t k = 0; k < a.K; ++k) s += src[k];
+    rowsum[r] = s;
+    for (int64_t k4 = 0; k4 < kfull; ++k4) std::memcpy(&d[k4 * kMR + r], src + 4 * k4, 4);
+    if (kfull < k4n) {
+      int8_t tail[4] = {0, 0, 0, 0};
+      for (int64_t k = kfull * 4; k < a.K; ++k) tail[k - kfull * 4] = src[k];
+      std::memcpy(&d[kfull * kMR + r], tail, 4);
+    }
+  }
+}
+
 template <int R>
-inline void tile_product(const int8_t* A, int64_t lda, const uint8_t* bp, int64_t k4n, __m512i (&acc)[kMR][2]) {
+inline void tile_product(const int8_t* ap, const uint8_t* bp, int64_t k4n, __m512i (&acc)[kMR][2]) {
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
   for (int64_t k4 = 0; k4 < k4n; ++k4) {
@@ -55,7 +96,7 @@ inline void tile_product(const int8_t* A, int64_t lda, const uint8_t* bp, int64_
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       int32_t w;
-      std::memcpy(&w, A + r * lda + 4 * k4, 4);
+      std::memcpy(&w, ap + k4 * 32 + r * 4, 4);
       const __m512i va = _mm512_set1_epi32(w);
       acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], b0, va);
       acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], b1, va);
@@ -64,10 +105,10 @@ inline void tile_product(const int8_t* A, int64_t lda, const uint8_t* bp, int64_
 }
 
 template <int R, typename T>
-void tile(const Int8GemmArgs& a, const int8_t* A, int64_t lda, const int32_t* rowsum, const uint8_t* bp, int64_t k4n,
-          int64_t m0, int64_t n0, int64_t n_end) {
+void tile(const Int8GemmArgs& a, const int8_t* ap, const int32_t* rowsum, const uint8_t* bp, int64_t k4n, int64_t m0,
+          int64_t n0, int64_t n_end) {
   __m512i acc[kMR][2];
-  tile_product<R>(A, lda, bp, k4n, acc);
+  tile_product<R>(ap, bp, k4n, acc);
   const __m512 kscale = _mm512_set1_ps(kInt8MmScale);
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
@@ -90,8 +131,53 @@ void tile(const Int8GemmArgs& a, const int8_t* A, int64_t lda, const int32_t* ro
   }
 }
 
+// Few rows (decoding): B is read once, straight from its rows, without packing.
+// A is flipped to u8 (A + 128) once; the surplus 128 * sum_k B[n, k] is counted
+// with a second vpdpbusd against ones. 64 bytes of K per step, masked tail.
+template <typename T>
+void small_m(const Int8GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  static thread_local ScratchBuffer fbuf;
+  constexpr int kRows = 4;
+  const int64_t kpad = (a.K + 63) / 64 * 64;
+  auto* af = static_cast<uint8_t*>(fbuf.get(static_cast<size_t>(kRows * kpad)));
+  if (!af) throw std::bad_alloc();
+  const __m512i ones = _mm512_set1_epi8(1);
+  for (int64_t mb = m0; mb < m1; mb += kRows) {
+    const int rows = static_cast<int>(std::min<int64_t>(kRows, m1 - mb));
+    for (int r = 0; r < rows; ++r) {
+      const int8_t* src = a.A + (mb + r) * a.K;
+      for (int64_t k = 0; k < a.K; ++k) af[r * kpad + k] = static_cast<uint8_t>(src[k] ^ 0x80);
+      std::memset(af + r * kpad + a.K, 0, static_cast<size_t>(kpad - a.K));
+    }
+    for (int64_t n = n0; n < n1; ++n) {
+      const int8_t* b = a.B + n * a.K;
+      __m512i acc[kRows] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                            _mm512_setzero_si512()};
+      __m512i sb = _mm512_setzero_si512();
+      for (int64_t k = 0; k < a.K; k += 64) {
+        const __mmask64 mask = a.K - k >= 64 ? ~__mmask64{0} : ((__mmask64{1} << (a.K - k)) - 1);
+        const __m512i bv = _mm512_maskz_loadu_epi8(mask, b + k);
+        sb = _mm512_dpbusd_epi32(sb, ones, bv);
+        for (int r = 0; r < rows; ++r) acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_load_si512(af + r * kpad + k), bv);
+      }
+      const uint32_t corr = static_cast<uint32_t>(_mm512_reduce_add_epi32(sb)) << 7;
+      for (int r = 0; r < rows; ++r) {
+        const int32_t v = static_cast<int32_t>(static_cast<uint32_t>(_mm512_reduce_add_epi32(acc[r])) - corr);
+        if constexpr (std::is_same_v<T, int32_t>)
+          a.out_i32[(mb + r) * a.N + n] = v;
+        else
+          int8_store_scaled<T>(a, mb + r, n, v);
+      }
+    }
+  }
+}
+
 template <typename T>
 void run(const Int8GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  if (m1 - m0 <= 4) {
+    small_m<T>(a, m0, m1, n0, n1);
+    return;
+  }
   static thread_local ScratchBuffer bbuf, abuf, sbuf;
   const int64_t k4n = (a.K + 3) / 4;
   const int64_t panel_bytes = k4n * kNR * 4;
@@ -100,45 +186,32 @@ void run(const Int8GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) 
   if (!bp) throw std::bad_alloc();
   for (int64_t p = 0; p < panels; ++p) pack_panel(a, n0 + p * kNR, n1, k4n, bp + p * panel_bytes);
 
-  const bool pad_a = (a.K % 4) != 0;
-  const int64_t lda = pad_a ? k4n * 4 : a.K;
-  const int64_t mc = int8_gemm_block_rows(lda, kMR);
+  const int64_t group_bytes = k4n * kMR * 4;
+  const int64_t mc = int8_gemm_block_rows(k4n * 4, kMR);
   auto* rowsum = static_cast<int32_t*>(sbuf.get(static_cast<size_t>(mc) * sizeof(int32_t)));
-  int8_t* apad = pad_a ? static_cast<int8_t*>(abuf.get(static_cast<size_t>(mc * lda))) : nullptr;
-  if (!rowsum || (pad_a && !apad)) throw std::bad_alloc();
+  auto* apack = static_cast<int8_t*>(abuf.get(static_cast<size_t>(mc / kMR * group_bytes)));
+  if (!rowsum || !apack) throw std::bad_alloc();
 
   for (int64_t mb = m0; mb < m1; mb += mc) {
     const int64_t rows = std::min(mc, m1 - mb);
-    const int8_t* Ab = a.A + mb * a.K;
-    if (pad_a) {
-      for (int64_t r = 0; r < rows; ++r) {
-        std::memcpy(apad + r * lda, a.A + (mb + r) * a.K, static_cast<size_t>(a.K));
-        std::memset(apad + r * lda + a.K, 0, static_cast<size_t>(lda - a.K));
-      }
-      Ab = apad;
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      const int8_t* x = a.A + (mb + r) * a.K;
-      int32_t s = 0;
-      for (int64_t k = 0; k < a.K; ++k) s += x[k];
-      rowsum[r] = s;
-    }
+    for (int64_t r = 0; r < rows; r += kMR)
+      pack_rows(a, mb + r, std::min<int64_t>(kMR, rows - r), k4n, apack + r / kMR * group_bytes, rowsum + r);
     for (int64_t p = 0; p < panels; ++p) {
       const uint8_t* panel = bp + p * panel_bytes;
       const int64_t pn = n0 + p * kNR;
       const int64_t pn_end = std::min(pn + kNR, n1);
       for (int64_t r = 0; r < rows; r += kMR) {
-        const int8_t* Ar = Ab + r * lda;
+        const int8_t* ap = apack + r / kMR * group_bytes;
         const int64_t m = mb + r;
         switch (std::min<int64_t>(kMR, rows - r)) {
-          case 8: tile<8, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          case 7: tile<7, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          case 6: tile<6, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          case 5: tile<5, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          case 4: tile<4, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          case 3: tile<3, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          case 2: tile<2, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          default: tile<1, T>(a, Ar, lda, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 8: tile<8, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 7: tile<7, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 6: tile<6, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 5: tile<5, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 4: tile<4, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 3: tile<3, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          case 2: tile<2, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
+          default: tile<1, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
         }
       }
     }

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "../../common/dispatch.h"
+#include "cpu_features.h"
 
 namespace bnb::cpu {
 namespace {
@@ -92,8 +93,17 @@ void int8_find_outlier_cols(const Int8QuantArgs& a, uint8_t* flags, int64_t col_
   dispatch_dtype(a.dtype, [&](auto tag) { find_outliers<typename decltype(tag)::type>(a, flags, col_begin, col_end); });
 }
 
-void int8_quant_rows(const Int8QuantArgs& a, int64_t row_begin, int64_t row_end) {
+void int8_quant_rows_scalar(const Int8QuantArgs& a, int64_t row_begin, int64_t row_end) {
   dispatch_dtype(a.dtype, [&](auto tag) { quant_rows<typename decltype(tag)::type>(a, row_begin, row_end); });
+}
+
+void int8_quant_rows(const Int8QuantArgs& a, int64_t row_begin, int64_t row_end) {
+  using Fn = void (*)(const Int8QuantArgs&, int64_t, int64_t);
+#if defined(BNB_HAVE_X86_KERNELS)
+  select_kernel<Fn>(int8_quant_rows_scalar, nullptr, int8_quant_rows_avx512)(a, row_begin, row_end);
+#else
+  int8_quant_rows_scalar(a, row_begin, row_end);
+#endif
 }
 
 void int8_quant_cols(const Int8QuantArgs& a, int64_t col_begin, int64_t col_end) {

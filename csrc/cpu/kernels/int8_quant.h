@@ -20,7 +20,10 @@ inline int8_t int8_round(float v) {
 
 // flags[c] = 1 when some row has |x[r, c]| >= threshold, for c in [col_begin, col_end).
 void int8_find_outlier_cols(const Int8QuantArgs& a, uint8_t* flags, int64_t col_begin, int64_t col_end);
-// Row pass (row_q, row_stats) for rows [row_begin, row_end).
+// Row pass (row_q, row_stats) for rows [row_begin, row_end): the scalar path, the
+// AVX-512 path (bit-identical) and the run-time choice.
+void int8_quant_rows_scalar(const Int8QuantArgs& a, int64_t row_begin, int64_t row_end);
+void int8_quant_rows_avx512(const Int8QuantArgs& a, int64_t row_begin, int64_t row_end);
 void int8_quant_rows(const Int8QuantArgs& a, int64_t row_begin, int64_t row_end);
 // Column pass (col_q, col_stats) for columns [col_begin, col_end).
 void int8_quant_cols(const Int8QuantArgs& a, int64_t col_begin, int64_t col_end);

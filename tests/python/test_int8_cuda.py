@@ -1,0 +1,59 @@
+"""LLM.int8() on CUDA/ROCm against the CPU backend (the reference backend);
+skipped without a GPU."""
+
+import pytest
+import torch
+
+import bitsandbytes as bnb
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA or ROCm device")
+ops = torch.ops.bitsandbytes
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32], ids=str)
+@pytest.mark.parametrize("threshold", [0.0, 3.0])
+def test_quant_ops_match_cpu(dtype, threshold):
+    A = (torch.randn(67, 300) * 1.5).to(dtype)
+    for op in (ops.int8_vectorwise_quant, ops.int8_double_quant):
+        cpu, gpu = op(A, threshold), op(A.cuda(), threshold)
+        for c, g in zip(cpu, gpu):
+            assert (c is None) == (g is None)
+            if c is not None:
+                assert torch.equal(c, g.cpu())
+    q, s, _ = ops.int8_vectorwise_quant(A)
+    assert torch.equal(ops.int8_vectorwise_dequant(q, s), ops.int8_vectorwise_dequant(q.cuda(), s.cuda()).cpu())
+
+
+@pytest.mark.parametrize("M,N,K", [(1, 64, 4096), (5, 7, 9), (130, 200, 67), (256, 512, 1024)])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32], ids=str)
+def test_matmul_ops_match_cpu(M, N, K, dtype):
+    A = torch.randint(-128, 128, (M, K), dtype=torch.int8)
+    B = torch.randint(-128, 128, (N, K), dtype=torch.int8)
+    rs, cs, bias = torch.rand(M), torch.rand(N), torch.randn(N, dtype=dtype)
+    i32 = ops.int8_linear_matmul(A, B)
+    assert torch.equal(i32, ops.int8_linear_matmul(A.cuda(), B.cuda()).cpu())
+    want = ops.int8_scaled_mm(A, B, rs, cs, bias, dtype)
+    got = ops.int8_scaled_mm(A.cuda(), B.cuda(), rs.cuda(), cs.cuda(), bias.cuda(), dtype)
+    assert torch.equal(want, got.cpu())
+    assert torch.equal(
+        ops.int8_mm_dequant(i32, rs, cs, dtype, bias),
+        ops.int8_mm_dequant(i32.cuda(), rs.cuda(), cs.cuda(), dtype, bias.cuda()).cpu(),
+    )
+
+
+def test_linear8bitlt_on_gpu_matches_cpu():
+    torch.manual_seed(0)
+    lin = bnb.nn.Linear8bitLt(128, 64, has_fp16_weights=False, threshold=6.0)
+    W = lin.weight.data.clone()
+    cpu = lin.to("cpu").eval()
+    x = torch.randn(9, 128, dtype=torch.float16)
+    x[:, 3] = 30
+    want = cpu(x)
+    gpu = bnb.nn.Linear8bitLt(128, 64, has_fp16_weights=False, threshold=6.0)
+    gpu.weight = bnb.nn.Int8Params(W, requires_grad=False, has_fp16_weights=False)
+    gpu.bias.data = cpu.bias.data.clone()
+    gpu = gpu.cuda().eval()
+    assert torch.equal(gpu.weight.data.cpu(), cpu.state.CB)
+    torch.testing.assert_close(gpu(x.cuda()).cpu(), want, rtol=2e-3, atol=2e-3)
+    back = gpu.to("cpu")
+    assert back.weight.device.type == "cpu" and back.state.SCB.device.type == "cpu"
