@@ -329,6 +329,8 @@ def optim_adamw8bit_resume() -> None:
     from optim_fixtures import optim_adamw8bit_resume as make
 
     make(FIXTURES)
+
+
 @maker
 def gemm_4bit() -> None:
     """The original's gemm_4bit outputs on its own packed weights. (Its CPU gemv_4bit expects the weight

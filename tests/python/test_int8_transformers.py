@@ -164,4 +164,3 @@ def test_checkpoint_saved_here_matches_the_original(tmp_path):
     assert sorted(ours) == sorted(theirs)
     for k in theirs:
         assert ours[k].dtype == theirs[k].dtype and torch.equal(ours[k], theirs[k]), k
-
