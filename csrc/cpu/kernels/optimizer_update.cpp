@@ -25,6 +25,7 @@ int32_t order_key(float x) {
 // Fills the entries for one shift; false when a bucket holds two midpoints or
 // the table is too large.
 bool fill_buckets(const int32_t* keys, const uint32_t* mags, int shift, CodeBuckets& t) {
+  const int zero = t.zero;
   uint32_t cmin = 0xFFFFFFFFu, cmax = 0;
   bool zero_mid = false;
   for (int i = 0; i < 255; ++i) {
@@ -54,9 +55,21 @@ bool fill_buckets(const int32_t* keys, const uint32_t* mags, int shift, CodeBuck
       const int64_t cnt = (std::lower_bound(keys, kend, kh) - keys) - lo;
       const bool clamped = (c == c_hi) || (c == c_lo && c_lo > 0);
       if (cnt > 1 || (clamped && cnt > 0)) return false;
-      const uint32_t thr = cnt ? static_cast<uint32_t>(keys[lo]) & mask : mask;
+      int64_t base = lo;
+      bool step = cnt == 1;
+      if (zero >= 0) {  // fix_sign() folded in: x != 0 of this bucket never gives the zero code
+        const auto fix = [&](int64_t r) { return r == zero ? (neg ? zero - 1 : zero + 1) : r; };
+        const int64_t r0 = fix(lo), r1 = fix(lo + 1);
+        if (step && r1 == r0)
+          step = false;
+        else if (step && r1 != r0 + 1)
+          return false;
+        base = r0;
+      }
+      if (base < 0 || base > 255) return false;
+      const uint32_t thr = step ? static_cast<uint32_t>(keys[lo]) & mask : mask;
       const int64_t idx = neg ? c_hi - c : h + c - c_lo;
-      t.entry[idx] = (static_cast<uint32_t>(lo) << 24) | thr;
+      t.entry[idx] = (static_cast<uint32_t>(base) << 24) | thr;
     }
   }
   t.shift = shift;
@@ -67,8 +80,14 @@ bool fill_buckets(const int32_t* keys, const uint32_t* mags, int shift, CodeBuck
 
 }  // namespace
 
-void build_code_buckets(const float* mids, CodeBuckets& t) {
+void build_code_buckets(const float* mids, int zero, CodeBuckets& t) {
   t.ok = false;
+  t.zero = zero;
+  t.zero_code = 0;
+  if (zero >= 0) {  // +-0 keep their code, which the table must not need to tell apart
+    t.zero_code = fix_sign(nearest_code(mids, 0.0f), zero, 0.0f);
+    if (fix_sign(nearest_code(mids, -0.0f), zero, -0.0f) != t.zero_code) return;
+  }
   int32_t keys[255];
   uint32_t mags[255];
   for (int i = 0; i < 255; ++i) {
@@ -86,6 +105,7 @@ void build_code_buckets(const float* mids, CodeBuckets& t) {
 
 int bucket_nearest_code(const CodeBuckets& t, float x) {
   if (std::isnan(x)) return 0;
+  if (t.zero >= 0 && x == 0.0f) return t.zero_code;
   const uint32_t b = f32_bits(x);
   const uint32_t a = b & 0x7FFFFFFFu;
   const int c = static_cast<int>(std::min<uint32_t>(std::max<uint32_t>(a >> t.shift, t.c_lo), t.c_hi));

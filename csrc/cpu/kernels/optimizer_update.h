@@ -18,19 +18,24 @@ namespace bnb::cpu {
 // midpoints below x is the bucket's count plus one comparison of the low bits
 // of x's order key (-1 - bits for negatives) with those of that midpoint.
 // entry = (midpoints below the bucket << 24) | the midpoint's low key bits
-// (all ones when it holds none). NaN goes to code 0, as in nearest_code().
+// (all ones when it holds none). NaN goes to code 0, as in nearest_code(). For a
+// signed map (zero >= 0) the entries include fix_sign(), and +-0 take zero_code.
 struct CodeBuckets {
   static constexpr int kMaxEntries = 8192;
   bool ok;    // false: no table fits, use the binary search
   int shift;  // low key bits compared inside a bucket
   int c_lo, c_hi;
+  int zero;       // the signed map's zero index, or -1
+  int zero_code;  // the code of +-0 when zero >= 0
   // negative buckets (c_hi ... c_lo), then positive ones (c_lo ... c_hi)
   alignas(64) uint32_t entry[kMaxEntries];
 };
 
-// Builds the table of the 255 sorted midpoints of a map (cheap: a few thousand entries).
-void build_code_buckets(const float* mids, CodeBuckets& t);
-// nearest_code(mids, x) through the table (t.ok); the reference of the SIMD lookups.
+// Builds the table of the 255 sorted midpoints of a map (cheap: a few thousand
+// entries); zero: signed_zero_index() of the map, or -1 (no sign fix).
+void build_code_buckets(const float* mids, int zero, CodeBuckets& t);
+// fix_sign(nearest_code(mids, x), zero, x) through the table (t.ok); the
+// reference of the SIMD lookups.
 int bucket_nearest_code(const CodeBuckets& t, float x);
 // nearest_code() then fix_sign() of n values through the AVX-512 table lookup (tests).
 void nearest_codes_avx512(const float* mids, int zero, const float* x, int64_t n, uint8_t* q);

@@ -90,10 +90,10 @@ inline __m512 apply16(const VHyper& h, __m512 p, __m512 u) {
   return _mm512_sub_ps(p, mul(h.lr_scale, u));
 }
 
-inline __mmask16 active16(const OptimizerHyper& h, __m512 g, __mmask16 valid) {
+inline __mmask16 active16(bool skip_zeros, __m512 g, __mmask16 valid) {
   const __m512 zero = _mm512_setzero_ps();
   __mmask16 m = _mm512_mask_cmp_ps_mask(valid, _mm512_sub_ps(g, g), zero, _CMP_EQ_OQ);
-  if (h.skip_zeros) m = _mm512_mask_cmp_ps_mask(m, g, zero, _CMP_NEQ_UQ);
+  if (skip_zeros) m = _mm512_mask_cmp_ps_mask(m, g, zero, _CMP_NEQ_UQ);
   return m;
 }
 
@@ -194,11 +194,11 @@ inline __m512i nearest16(const SearchRegs& r, __m512 x) {
 // bucket_nearest_code() of a CodeBuckets table, 16 lanes: one gather and one compare.
 struct BucketRegs {
   const uint32_t* entry;
-  __m512i shift, c_lo, c_hi, pos_off, mask, zero;
+  __m512i shift, c_lo, c_hi, pos_off, mask, zero_code;
   bool has_zero;
 };
 
-inline BucketRegs load_buckets(const CodeBuckets& t, int zero) {
+inline BucketRegs load_buckets(const CodeBuckets& t) {
   BucketRegs r;
   r.entry = t.entry;
   r.shift = _mm512_set1_epi32(t.shift);
@@ -206,8 +206,8 @@ inline BucketRegs load_buckets(const CodeBuckets& t, int zero) {
   r.c_hi = _mm512_set1_epi32(t.c_hi);
   r.pos_off = _mm512_set1_epi32(t.c_hi - 2 * t.c_lo + 1);  // positive c sits at h + c - c_lo
   r.mask = _mm512_set1_epi32(static_cast<int>((1u << t.shift) - 1u));
-  r.zero = _mm512_set1_epi32(zero);
-  r.has_zero = zero >= 0;
+  r.zero_code = _mm512_set1_epi32(t.zero_code);
+  r.has_zero = t.zero >= 0;
   return r;
 }
 
@@ -224,7 +224,8 @@ inline __m512i bucket16(const BucketRegs& r, __m512 x) {
   __m512i pos = _mm512_maskz_srli_epi32(ord, e, 24);
   const __mmask16 gt = _mm512_mask_cmpgt_epu32_mask(ord, low, _mm512_and_si512(e, r.mask));
   pos = _mm512_mask_add_epi32(pos, gt, pos, _mm512_set1_epi32(1));
-  return r.has_zero ? fix_sign16(pos, x, r.zero) : pos;
+  if (!r.has_zero) return pos;  // else the table holds fix_sign(), but for +-0
+  return _mm512_mask_mov_epi32(pos, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_EQ_OQ), r.zero_code);
 }
 
 inline void store_codes(uint8_t* q, int64_t j, int64_t len, __m512i pos) {
@@ -237,13 +238,20 @@ inline void store_codes(uint8_t* q, int64_t j, int64_t len, __m512i pos) {
 
 // The requantization of one block: the bucket table when the map has one, else
 // the register binary search.
+// Kept per thread and rebuilt only when the map changes (the maps of a training
+// run are the same every step).
 struct Requant {
   CodeBuckets buckets;
   Search search;
+  bool built = false;
+  float mids[255];
 };
 
 inline void build_requant(const float* mids, int zero, Requant& t) {
-  build_code_buckets(mids, t.buckets);
+  if (t.built && t.search.zero == zero && std::memcmp(t.mids, mids, sizeof t.mids) == 0) return;
+  std::memcpy(t.mids, mids, sizeof t.mids);
+  t.built = true;
+  build_code_buckets(mids, zero, t.buckets);
   if (!t.buckets.ok) build_search(mids, zero, t.search);
   t.search.zero = zero;
 }
@@ -251,7 +259,7 @@ inline void build_requant(const float* mids, int zero, Requant& t) {
 inline void requantize_block(const float* v, int64_t len, float amax, const Requant& t, uint8_t* q) {
   const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 1.0f / amax : 0.0f);
   if (t.buckets.ok) {
-    const BucketRegs r = load_buckets(t.buckets, t.search.zero);
+    const BucketRegs r = load_buckets(t.buckets);
     for (int64_t j = 0; j < len; j += 16) store_codes(q, j, len, bucket16(r, mul(_mm512_load_ps(v + j), inv)));
   } else {
     const SearchRegs r = load_search(t.search);
@@ -280,9 +288,14 @@ inline __m512 dequant16(const uint8_t* q, __mmask16 valid, const MapRegs& code, 
 // dwords) so the unpacks give the floats in order.
 struct BytePlanes {
   alignas(64) uint8_t b[4][256];
+  bool built = false;
+  float code[256];
 };
 
 inline void build_planes(const float* code, BytePlanes& t) {
+  if (t.built && std::memcmp(t.code, code, sizeof t.code) == 0) return;
+  std::memcpy(t.code, code, sizeof t.code);
+  t.built = true;
   for (int i = 0; i < 256; ++i) {
     uint32_t u;
     std::memcpy(&u, code + i, sizeof u);
@@ -342,6 +355,7 @@ void update_8bit_blocks16(const Optimizer8bitArgs& a, int64_t block_begin, int64
   build_requant(a.mids1, a.zero1, t1);
   if constexpr (kTwo) build_requant(a.mids2, -1, t2);
   const VHyper h = make_vhyper(a.h, 1.0f);
+  const bool skip_zeros = a.h.skip_zeros;
   alignas(64) float v1[kBS], v1b[kBS], v2[kBS];
   MapRegs map1, map2;
   load_map(a.qmap1, map1);
@@ -372,7 +386,7 @@ void update_8bit_blocks16(const Optimizer8bitArgs& a, int64_t block_begin, int64
       const __mmask16 valid = j + 16 <= len ? static_cast<__mmask16>(0xFFFF) : first_n(len - j);
       const __m512 gi = load16(g + start + j, valid);
       const __m512 pi = load16(p + start + j, valid);
-      const __mmask16 act = active16(a.h, gi, valid);
+      const __mmask16 act = active16(skip_zeros, gi, valid);
       const __m512 zero = _mm512_setzero_ps();
       const __m512 o1 = vbmi ? _mm512_load_ps(v1 + j) : dequant16(q1 + j, valid, map1, am1);
       const __m512 o1b = !kMix ? zero : vbmi ? _mm512_load_ps(v1b + j) : dequant16(q1b + j, valid, map1, am1b);
@@ -397,7 +411,6 @@ void update_8bit_blocks16(const Optimizer8bitArgs& a, int64_t block_begin, int64
     }
     const float m1 = _mm512_reduce_max_ps(mx1);
     a.absmax1[b] = m1;
-    requantize_block(v1, len, m1, t1, q1);
     if constexpr (kMix) {
       const float m1b = _mm512_reduce_max_ps(mx1b);
       a.absmax1[nblocks + b] = m1b;
@@ -408,6 +421,7 @@ void update_8bit_blocks16(const Optimizer8bitArgs& a, int64_t block_begin, int64
       a.absmax2[b] = m2;
       requantize_block(v2, len, m2, t2, q2);
     }
+    requantize_block(v1, len, m1, t1, q1);
   }
 }
 
@@ -419,11 +433,12 @@ void update_32bit16(const Optimizer32bitArgs& a, int64_t begin, int64_t end) {
   T* p = static_cast<T*>(a.p);
   const float scale = unorm_scale(a.unorm_sum ? *a.unorm_sum : 0.0f, a.max_unorm, a.param_norm);
   const VHyper h = make_vhyper(a.h, scale);
+  const bool skip_zeros = a.h.skip_zeros;
   for (int64_t i = begin; i < end; i += 16) {
     const __mmask16 valid = i + 16 <= end ? static_cast<__mmask16>(0xFFFF) : first_n(end - i);
     const __m512 gi = load16(g + i, valid);
     const __m512 pi = load16(p + i, valid);
-    const __mmask16 act = active16(a.h, gi, valid);
+    const __mmask16 act = active16(skip_zeros, gi, valid);
     __m512 s1 = _mm512_maskz_loadu_ps(valid, a.state1 + i);
     __m512 s1b = kMix ? _mm512_maskz_loadu_ps(valid, a.state1 + a.n + i) : _mm512_setzero_ps();
     __m512 s2 = kTwo ? _mm512_maskz_loadu_ps(valid, a.state2 + i) : _mm512_setzero_ps();
