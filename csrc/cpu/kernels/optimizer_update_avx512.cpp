@@ -1,10 +1,14 @@
 // AVX-512 path of the CPU optimizer kernels, 16 lanes. The update is the
 // per-element math of common/optimizer.h written with intrinsics in the same
 // operation order (no contraction), so results equal the scalar path bit for bit.
-// 8-bit requantization is the same branch-free midpoint search, with each
-// level's candidates held in registers: level s (s = 128 ... 1) has 128/s
-// candidates mids[k*2s + s - 1], read with one vpermps / vpermt2ps per 16
-// (up to 32) candidates; the dequantization reads the map with a gather.
+// 8-bit blocks: the old states are dequantized a block at a time with VBMI byte
+// permutes (else from the map held in registers), updated, and requantized with
+// the exact bucket table of optimizer_update.h (one gather and one compare per
+// 16 values); a map without a table takes the branch-free midpoint search with
+// each level's candidates in registers: level s (s = 128 ... 1) has 128/s
+// candidates mids[k*2s + s - 1], read with one vpermps / vpermt2ps per 16 (up
+// to 32) candidates. No FTZ/DAZ (they would change results); the search works
+// on the fp32 bit patterns, so subnormals cost nothing there.
 // The unorm pass (a float sum whose order matters) stays on the shared loops.
 #include <immintrin.h>
 
