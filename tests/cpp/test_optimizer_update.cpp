@@ -242,10 +242,11 @@ void check_buckets(const std::vector<float>& code, bool expect_table) {
   INFO("table " << t.ok << " shift " << t.shift << " c " << t.c_lo << ".." << t.c_hi);
   CHECK(t.ok == expect_table);
   const auto xs = probe_values(mids);
-  std::vector<uint8_t> simd(xs.size());
-  const bool avx512 = cpu::cpu_features().avx512;
+  std::vector<uint8_t> simd(xs.size()), simd2(xs.size());
+  const bool avx512 = cpu::cpu_features().avx512, avx2 = cpu::cpu_features().avx2;
 #if defined(BNB_HAVE_X86_KERNELS)
   if (avx512) nearest_codes_avx512(mids, zero, xs.data(), static_cast<int64_t>(xs.size()), simd.data());
+  if (avx2) nearest_codes_avx2(mids, zero, xs.data(), static_cast<int64_t>(xs.size()), simd2.data());
 #endif
   for (size_t i = 0; i < xs.size(); ++i) {
     const float x = xs[i];
@@ -255,6 +256,7 @@ void check_buckets(const std::vector<float>& code, bool expect_table) {
     const int want = nearest_code(mids, x);
     if (t.ok) REQUIRE(bucket_nearest_code(t, x) == fix_sign(want, zero, x));
     if (avx512) REQUIRE(static_cast<int>(simd[i]) == fix_sign(want, zero, x));
+    if (avx2) REQUIRE(static_cast<int>(simd2[i]) == fix_sign(want, zero, x));
   }
 }
 

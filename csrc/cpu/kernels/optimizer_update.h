@@ -37,7 +37,8 @@ void build_code_buckets(const float* mids, int zero, CodeBuckets& t);
 // fix_sign(nearest_code(mids, x), zero, x) through the table (t.ok); the
 // reference of the SIMD lookups.
 int bucket_nearest_code(const CodeBuckets& t, float x);
-// nearest_code() then fix_sign() of n values through the AVX-512 table lookup (tests).
+// nearest_code() then fix_sign() of n values through the AVX2 / AVX-512 table lookup (tests).
+void nearest_codes_avx2(const float* mids, int zero, const float* x, int64_t n, uint8_t* q);
 void nearest_codes_avx512(const float* mids, int zero, const float* x, int64_t n, uint8_t* q);
 // Whether the AVX-512 8-bit path dequantizes with VBMI byte permutes (default: if
 // the CPU has VBMI; tests switch it off to check the permute-free fallback).
