@@ -347,7 +347,7 @@ inline void prefetch_block(const Optimizer8bitArgs& a, const T* g, const T* p, i
   }
 }
 
-template <OptimizerKind K, typename T>
+template <OptimizerKind K, typename T, bool kVbmi>
 void update_8bit_blocks16(const Optimizer8bitArgs& a, int64_t block_begin, int64_t block_end) {
   constexpr int64_t kBS = kOptimizerBlocksize;
   constexpr bool kTwo = has_state2(K);
@@ -362,11 +362,13 @@ void update_8bit_blocks16(const Optimizer8bitArgs& a, int64_t block_begin, int64
   const bool skip_zeros = a.h.skip_zeros;
   alignas(64) float v1[kBS], v1b[kBS], v2[kBS];
   MapRegs map1, map2;
-  load_map(a.qmap1, map1);
-  load_map(kTwo ? a.qmap2 : a.qmap1, map2);
-  const bool vbmi = optimizer_avx512_vbmi();
+  if constexpr (!kVbmi) {
+    load_map(a.qmap1, map1);
+    load_map(kTwo ? a.qmap2 : a.qmap1, map2);
+  }
+  constexpr bool vbmi = kVbmi;
   static thread_local BytePlanes planes1, planes2;
-  if (vbmi) {
+  if constexpr (vbmi) {
     build_planes(a.qmap1, planes1);
     if constexpr (kTwo) build_planes(a.qmap2, planes2);
   }
@@ -380,7 +382,7 @@ void update_8bit_blocks16(const Optimizer8bitArgs& a, int64_t block_begin, int64
     const __m512 am1b = _mm512_set1_ps(kMix ? a.absmax1[nblocks + b] : 0.0f);
     const __m512 am2 = _mm512_set1_ps(kTwo ? a.absmax2[b] : 0.0f);
     if (b + kAhead < block_end) prefetch_block<kTwo, kMix>(a, g, p, start + kAhead * kBS);
-    if (vbmi) {  // the old states into v1, v1b, v2 (read back below)
+    if constexpr (vbmi) {  // the old states into v1, v1b, v2 (read back below)
       dequant_block_vbmi(q1, len, planes1, a.absmax1[b], v1);
       if constexpr (kMix) dequant_block_vbmi(q1b, len, planes1, a.absmax1[nblocks + b], v1b);
       if constexpr (kTwo) dequant_block_vbmi(q2, len, planes2, a.absmax2[b], v2);
@@ -487,8 +489,13 @@ void optimizer_8bit_blockwise_avx512(const Optimizer8bitArgs& a, int64_t block_b
   dispatch_optimizer(blockwise_kind(a.kind), [&](auto k) {
     constexpr OptimizerKind K = decltype(k)::value;
     if constexpr (K != OptimizerKind::kLamb && K != OptimizerKind::kLars) {
-      dispatch_dtype(a.dtype,
-                     [&](auto t) { update_8bit_blocks16<K, typename decltype(t)::type>(a, block_begin, block_end); });
+      dispatch_dtype(a.dtype, [&](auto t) {
+        using T = typename decltype(t)::type;
+        if (optimizer_avx512_vbmi())
+          update_8bit_blocks16<K, T, true>(a, block_begin, block_end);
+        else
+          update_8bit_blocks16<K, T, false>(a, block_begin, block_end);
+      });
     }
   });
 }
