@@ -3,6 +3,7 @@
 // blockwise and 32-bit, every algorithm, fp32/bf16/fp16, non-finite gradients).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/format.h"
@@ -167,6 +168,17 @@ TEST_CASE("optimizer: 8-bit blockwise SIMD paths equal the scalar path", "[optim
     check_8bit_paths<bf16_t>(k, DType::kBF16);
     check_8bit_paths<fp16_t>(k, DType::kF16);
   }
+#if defined(BNB_HAVE_X86_KERNELS)
+  if (cpu::cpu_features().avx512_vbmi) {  // the AVX-512 path without VBMI too
+    optimizer_avx512_vbmi() = false;
+    for (const OptimizerKind k : kKinds) {
+      INFO("kind " << static_cast<int>(k) << " without VBMI");
+      check_8bit_paths<float>(k, DType::kF32);
+      check_8bit_paths<bf16_t>(k, DType::kBF16);
+    }
+    optimizer_avx512_vbmi() = true;
+  }
+#endif
 }
 
 TEST_CASE("optimizer: 32-bit SIMD paths equal the scalar path", "[optimizer]") {
@@ -196,4 +208,93 @@ TEST_CASE("optimizer: a non-finite gradient leaves its element untouched", "[opt
   CHECK(s1[4] == 0.5f);
   CHECK(s2[3] == 0.25f);
   CHECK(p[5] != 1.0f);
+}
+
+namespace {
+
+// Values that probe every bucket edge of a map: each midpoint and its fp32
+// neighbours, random values over many magnitudes, and the specials.
+std::vector<float> probe_values(const float* mids) {
+  std::vector<float> xs;
+  for (int i = 0; i < 255; ++i) {
+    const float m = mids[i];
+    xs.push_back(m);
+    xs.push_back(std::nextafter(m, -INFINITY));
+    xs.push_back(std::nextafter(m, INFINITY));
+    xs.push_back(-m);
+  }
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (int i = 0; i < 20000; ++i) xs.push_back(u(rng) * std::pow(2.0f, -40.0f * std::fabs(u(rng))));
+  for (int i = 0; i < 2000; ++i) xs.push_back(u(rng) * 1.001f);
+  const float specials[] = {0.0f,  -0.0f,      1e-45f,      -1e-45f, 1e-39f, -1e-39f,  1e-30f,    -1e-30f, 1.0f,
+                            -1.0f, 1.0000001f, -1.0000001f, 3e38f,   -3e38f, INFINITY, -INFINITY, NAN,     -NAN};
+  for (const float x : specials) xs.push_back(x);
+  return xs;
+}
+
+void check_buckets(const std::vector<float>& code, bool expect_table) {
+  float mids[256];
+  code_midpoints(code.data(), mids);
+  const int zero = signed_zero_index(code.data());
+  static CodeBuckets t;
+  build_code_buckets(mids, zero, t);
+  INFO("table " << t.ok << " shift " << t.shift << " c " << t.c_lo << ".." << t.c_hi);
+  CHECK(t.ok == expect_table);
+  const auto xs = probe_values(mids);
+  std::vector<uint8_t> simd(xs.size()), simd2(xs.size());
+  const bool avx512 = cpu::cpu_features().avx512, avx2 = cpu::cpu_features().avx2;
+#if defined(BNB_HAVE_X86_KERNELS)
+  if (avx512) nearest_codes_avx512(mids, zero, xs.data(), static_cast<int64_t>(xs.size()), simd.data());
+  if (avx2) nearest_codes_avx2(mids, zero, xs.data(), static_cast<int64_t>(xs.size()), simd2.data());
+#endif
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const float x = xs[i];
+    uint32_t bits;
+    std::memcpy(&bits, &x, sizeof bits);
+    INFO("x = " << x << " bits " << std::hex << bits);
+    const int want = nearest_code(mids, x);
+    if (t.ok) REQUIRE(bucket_nearest_code(t, x) == fix_sign(want, zero, x));
+    if (avx512) REQUIRE(static_cast<int>(simd[i]) == fix_sign(want, zero, x));
+    if (avx2) REQUIRE(static_cast<int>(simd2[i]) == fix_sign(want, zero, x));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("optimizer: the bucket table equals the midpoint search", "[optimizer]") {
+  // the dynamic maps the optimizers use
+  check_buckets(dynamic_map(true), true);
+  check_buckets(dynamic_map(false), true);
+  // a linear map (a midpoint at exactly 0), and one with -0 and +0 codes
+  std::vector<float> lin(256), zeros(256);
+  for (int i = 0; i < 256; ++i) lin[i] = -1.0f + 2.0f * static_cast<float>(i) / 255.0f;
+  check_buckets(lin, true);
+  for (int i = 0; i < 256; ++i)
+    zeros[i] = i < 100 ? -1.0f + i / 100.0f : (i < 130 ? (i & 1 ? 0.0f : -0.0f) : i / 255.0f);
+  check_buckets(zeros, false);
+  // random sorted maps, without and with clustered (duplicate) codes
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 20; ++trial) {
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<float> code(256);
+    for (auto& c : code) c = trial % 2 ? u(rng) * std::pow(10.0f, -8.0f * std::fabs(u(rng))) : u(rng);
+    if (trial % 5 == 4)
+      for (int i = 0; i < 256; i += 3) code[i] = code[i / 2];
+    std::sort(code.begin(), code.end());
+    INFO("trial " << trial);
+    float mids[256];
+    code_midpoints(code.data(), mids);
+    static CodeBuckets t;
+    build_code_buckets(mids, signed_zero_index(code.data()), t);
+    check_buckets(code, t.ok);
+  }
+  // a map with +-inf ends (an inf midpoint) and one with a NaN midpoint (-inf next to +inf)
+  auto inf_ends = dynamic_map(true);
+  inf_ends[0] = -INFINITY;
+  inf_ends[255] = INFINITY;
+  check_buckets(inf_ends, false);
+  std::vector<float> nan_mid(256, -INFINITY);
+  for (int i = 128; i < 256; ++i) nan_mid[i] = INFINITY;
+  check_buckets(nan_mid, false);
 }

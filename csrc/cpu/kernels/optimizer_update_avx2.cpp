@@ -1,9 +1,11 @@
 // AVX2 path of the CPU optimizer kernels, 8 lanes: the per-element math of
 // common/optimizer.h with intrinsics in the scalar path's operation order (no
 // contraction), so results equal the scalar path bit for bit. The 8-bit
-// midpoint search reads the candidates of levels 128..16 (up to 8) with one
-// vpermps from a register, level 8 with two, and levels 4..1 with gathers; the
-// maps are read with gathers. The unorm pass stays on the shared loops.
+// requantization uses the bucket table of optimizer_update.h (one gather and one
+// compare per 8 values); a map without a table takes the midpoint search, which
+// reads the candidates of levels 128..16 (up to 8) with one vpermps from a
+// register, level 8 with two, and levels 4..1 with gathers; the maps are read
+// with gathers. The unorm pass stays on the shared loops.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -165,10 +167,51 @@ inline __m256i nearest8(const Search& t, __m256 x) {
   return pos;
 }
 
-inline void requantize_block(const float* v, int64_t len, float amax, const Search& t, uint8_t* q) {
+// bucket_nearest_code() of a CodeBuckets table (optimizer_update.h), 8 lanes.
+inline __m256i bucket8(const CodeBuckets& t, __m256 x) {
+  const __m256i bits = _mm256_castps_si256(x);
+  const __m256i sign = _mm256_srai_epi32(bits, 31);
+  const __m256i a = _mm256_and_si256(bits, _mm256_set1_epi32(0x7FFFFFFF));
+  __m256i c = _mm256_srl_epi32(a, _mm_cvtsi32_si128(t.shift));
+  c = _mm256_min_epu32(_mm256_max_epu32(c, _mm256_set1_epi32(t.c_lo)), _mm256_set1_epi32(t.c_hi));
+  // negative: c_hi - c = ((c - c_lo) ^ -1) + h; positive: h + c - c_lo
+  const __m256i idx = _mm256_add_epi32(_mm256_xor_si256(_mm256_sub_epi32(c, _mm256_set1_epi32(t.c_lo)), sign),
+                                       _mm256_set1_epi32(t.c_hi - t.c_lo + 1));
+  const __m256i e = _mm256_i32gather_epi32(reinterpret_cast<const int*>(t.entry), idx, 4);
+  const __m256i mask = _mm256_set1_epi32(static_cast<int>((1u << t.shift) - 1u));
+  const __m256i low = _mm256_and_si256(_mm256_xor_si256(bits, sign), mask);
+  const __m256i gt = _mm256_cmpgt_epi32(low, _mm256_and_si256(e, mask));              // both < 2^24
+  __m256i pos = _mm256_sub_epi32(_mm256_srli_epi32(e, 24), gt);                       // gt is -1
+  pos = _mm256_and_si256(pos, _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_ORD_Q)));  // NaN -> 0
+  if (t.zero < 0) return pos;  // else the table holds fix_sign(), but for +-0
+  const __m256 is_zero = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ);
+  return _mm256_castps_si256(
+      _mm256_blendv_ps(_mm256_castsi256_ps(pos), _mm256_castsi256_ps(_mm256_set1_epi32(t.zero_code)), is_zero));
+}
+
+// The requantization tables of one map, kept per thread and rebuilt only when
+// the map changes: the bucket table, else the binary search.
+struct Requant {
+  CodeBuckets buckets;
+  Search search;
+  bool built = false;
+  float mids[255];
+};
+
+inline void build_requant(const float* mids, int zero, Requant& t) {
+  if (t.built && t.search.zero == zero && std::memcmp(t.mids, mids, sizeof t.mids) == 0) return;
+  std::memcpy(t.mids, mids, sizeof t.mids);
+  t.built = true;
+  build_code_buckets(mids, zero, t.buckets);
+  if (!t.buckets.ok) build_search(mids, zero, t.search);
+  t.search.zero = zero;
+}
+
+inline void requantize_block(const float* v, int64_t len, float amax, const Requant& t, uint8_t* q) {
   const __m256 inv = _mm256_set1_ps(amax > 0.0f ? 1.0f / amax : 0.0f);
   for (int64_t j = 0; j < len; j += 8) {
-    const __m256i pos = nearest8(t, mul(_mm256_load_ps(v + j), inv));
+    const __m256 x = mul(_mm256_load_ps(v + j), inv);
+    const __m256i pos = t.buckets.ok ? bucket8(t.buckets, x) : nearest8(t.search, x);
     const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(pos), _mm256_extracti128_si256(pos, 1));
     const __m128i b = _mm_packus_epi16(w, w);
     if (j + 8 <= len) {
@@ -198,9 +241,9 @@ void update_8bit_blocks8(const Optimizer8bitArgs& a, int64_t block_begin, int64_
   const T* g = static_cast<const T*>(a.g);
   T* p = static_cast<T*>(a.p);
   const int64_t nblocks = num_blocks(a.n, kBS);
-  Search t1, t2;
-  build_search(a.mids1, a.zero1, t1);
-  if constexpr (kTwo) build_search(a.mids2, -1, t2);
+  static thread_local Requant t1, t2;  // ~33 KB each: off the stack
+  build_requant(a.mids1, a.zero1, t1);
+  if constexpr (kTwo) build_requant(a.mids2, -1, t2);
   const VHyper h = make_vhyper(a.h, 1.0f);
   alignas(32) float v1[kBS], v1b[kBS], v2[kBS];
   for (int64_t b = block_begin; b < block_end; ++b) {
@@ -297,6 +340,17 @@ void optimizer_32bit_avx2(const Optimizer32bitArgs& a, int64_t begin, int64_t en
     dispatch_dtype(a.dtype,
                    [&](auto t) { update_32bit8<decltype(k)::value, typename decltype(t)::type>(a, begin, end); });
   });
+}
+
+void nearest_codes_avx2(const float* mids, int zero, const float* x, int64_t n, uint8_t* q) {
+  static thread_local Requant t;
+  build_requant(mids, zero, t);
+  alignas(32) float v[kOptimizerBlocksize];
+  for (int64_t s = 0; s < n; s += kOptimizerBlocksize) {
+    const int64_t len = std::min<int64_t>(kOptimizerBlocksize, n - s);
+    std::copy(x + s, x + s + len, v);
+    requantize_block(v, len, 1.0f, t, q + s);
+  }
 }
 
 void optimizer_8bit_blockwise_avx2(const Optimizer8bitArgs& a, int64_t block_begin, int64_t block_end) {

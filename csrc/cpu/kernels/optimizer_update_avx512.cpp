@@ -1,15 +1,21 @@
 // AVX-512 path of the CPU optimizer kernels, 16 lanes. The update is the
 // per-element math of common/optimizer.h written with intrinsics in the same
 // operation order (no contraction), so results equal the scalar path bit for bit.
-// 8-bit requantization is the same branch-free midpoint search, with each
-// level's candidates held in registers: level s (s = 128 ... 1) has 128/s
-// candidates mids[k*2s + s - 1], read with one vpermps / vpermt2ps per 16
-// (up to 32) candidates; the dequantization reads the map with a gather.
+// 8-bit blocks: the old states are dequantized a block at a time with VBMI byte
+// permutes (else from the map held in registers), updated, and requantized with
+// the exact bucket table of optimizer_update.h (one gather and one compare per
+// 16 values); a map without a table takes the branch-free midpoint search with
+// each level's candidates in registers: level s (s = 128 ... 1) has 128/s
+// candidates mids[k*2s + s - 1], read with one vpermps / vpermt2ps per 16 (up
+// to 32) candidates. No FTZ/DAZ (they would change results); the search works
+// on the fp32 bit patterns, so subnormals cost nothing there.
 // The unorm pass (a float sum whose order matters) stays on the shared loops.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
+#include "cpu_features.h"
 #include "optimizer_update_impl.h"
 #include "simd_avx512.h"
 
@@ -88,10 +94,10 @@ inline __m512 apply16(const VHyper& h, __m512 p, __m512 u) {
   return _mm512_sub_ps(p, mul(h.lr_scale, u));
 }
 
-inline __mmask16 active16(const OptimizerHyper& h, __m512 g, __mmask16 valid) {
+inline __mmask16 active16(bool skip_zeros, __m512 g, __mmask16 valid) {
   const __m512 zero = _mm512_setzero_ps();
   __mmask16 m = _mm512_mask_cmp_ps_mask(valid, _mm512_sub_ps(g, g), zero, _CMP_EQ_OQ);
-  if (h.skip_zeros) m = _mm512_mask_cmp_ps_mask(m, g, zero, _CMP_NEQ_UQ);
+  if (skip_zeros) m = _mm512_mask_cmp_ps_mask(m, g, zero, _CMP_NEQ_UQ);
   return m;
 }
 
@@ -165,6 +171,16 @@ inline __m512i search_level(const __m512* regs, __m512i pos, __m512 x) {
   return _mm512_mask_add_epi32(pos, lt, pos, _mm512_set1_epi32(kStep));
 }
 
+// The fix_sign() of common/optimizer.h for a signed map with its zero at index zero.
+inline __m512i fix_sign16(__m512i pos, __m512 x, __m512i zero) {
+  const __m512 fzero = _mm512_setzero_ps();
+  const __mmask16 at_zero = _mm512_cmpeq_epi32_mask(pos, zero);
+  const __mmask16 neg = _mm512_mask_cmp_ps_mask(at_zero, x, fzero, _CMP_LT_OQ);
+  const __mmask16 posv = _mm512_mask_cmp_ps_mask(at_zero, x, fzero, _CMP_GT_OQ);
+  pos = _mm512_mask_sub_epi32(pos, neg, pos, _mm512_set1_epi32(1));
+  return _mm512_mask_add_epi32(pos, posv, pos, _mm512_set1_epi32(1));
+}
+
 // nearest_code() then fix_sign() of common/optimizer.h, 16 lanes.
 inline __m512i nearest16(const SearchRegs& r, __m512 x) {
   __m512i pos = _mm512_setzero_si512();
@@ -176,36 +192,162 @@ inline __m512i nearest16(const SearchRegs& r, __m512 x) {
   pos = search_level<4, 3, 2>(r.l4, pos, x);
   pos = search_level<2, 2, 4>(r.l2, pos, x);
   pos = search_level<1, 1, 8>(r.l1, pos, x);
-  if (r.has_zero) {
-    const __m512 zero = _mm512_setzero_ps();
-    const __mmask16 at_zero = _mm512_cmpeq_epi32_mask(pos, r.zero);
-    const __mmask16 neg = _mm512_mask_cmp_ps_mask(at_zero, x, zero, _CMP_LT_OQ);
-    const __mmask16 posv = _mm512_mask_cmp_ps_mask(at_zero, x, zero, _CMP_GT_OQ);
-    pos = _mm512_mask_sub_epi32(pos, neg, pos, _mm512_set1_epi32(1));
-    pos = _mm512_mask_add_epi32(pos, posv, pos, _mm512_set1_epi32(1));
-  }
-  return pos;
+  return r.has_zero ? fix_sign16(pos, x, r.zero) : pos;
 }
 
-inline void requantize_block(const float* v, int64_t len, float amax, const Search& t, uint8_t* q) {
-  const SearchRegs r = load_search(t);
+// bucket_nearest_code() of a CodeBuckets table, 16 lanes: one gather and one compare.
+struct BucketRegs {
+  const uint32_t* entry;
+  __m512i shift, c_lo, c_hi, pos_off, mask, zero_code;
+  bool has_zero;
+};
+
+inline BucketRegs load_buckets(const CodeBuckets& t) {
+  BucketRegs r;
+  r.entry = t.entry;
+  r.shift = _mm512_set1_epi32(t.shift);
+  r.c_lo = _mm512_set1_epi32(t.c_lo);
+  r.c_hi = _mm512_set1_epi32(t.c_hi);
+  r.pos_off = _mm512_set1_epi32(t.c_hi - 2 * t.c_lo + 1);  // positive c sits at h + c - c_lo
+  r.mask = _mm512_set1_epi32(static_cast<int>((1u << t.shift) - 1u));
+  r.zero_code = _mm512_set1_epi32(t.zero_code);
+  r.has_zero = t.zero >= 0;
+  return r;
+}
+
+inline __m512i bucket16(const BucketRegs& r, __m512 x) {
+  const __m512i bits = _mm512_castps_si512(x);
+  const __m512i a = _mm512_and_si512(bits, _mm512_set1_epi32(0x7FFFFFFF));
+  __m512i c = _mm512_srlv_epi32(a, r.shift);
+  c = _mm512_min_epu32(_mm512_max_epu32(c, r.c_lo), r.c_hi);
+  const __mmask16 neg = _mm512_movepi32_mask(bits);
+  const __m512i idx = _mm512_mask_sub_epi32(_mm512_add_epi32(c, r.pos_off), neg, r.c_hi, c);
+  const __m512i e = _mm512_i32gather_epi32(idx, r.entry, 4);
+  const __m512i low = _mm512_and_si512(_mm512_xor_si512(bits, _mm512_srai_epi32(bits, 31)), r.mask);
+  const __mmask16 ord = _mm512_cmp_ps_mask(x, x, _CMP_ORD_Q);
+  __m512i pos = _mm512_maskz_srli_epi32(ord, e, 24);
+  const __mmask16 gt = _mm512_mask_cmpgt_epu32_mask(ord, low, _mm512_and_si512(e, r.mask));
+  pos = _mm512_mask_add_epi32(pos, gt, pos, _mm512_set1_epi32(1));
+  if (!r.has_zero) return pos;  // else the table holds fix_sign(), but for +-0
+  return _mm512_mask_mov_epi32(pos, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_EQ_OQ), r.zero_code);
+}
+
+inline void store_codes(uint8_t* q, int64_t j, int64_t len, __m512i pos) {
+  const __m128i bytes = _mm512_cvtepi32_epi8(pos);
+  if (j + 16 <= len)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + j), bytes);
+  else
+    _mm_mask_storeu_epi8(q + j, first_n(len - j), bytes);
+}
+
+// The requantization of one block: the bucket table when the map has one, else
+// the register binary search.
+// Kept per thread and rebuilt only when the map changes (the maps of a training
+// run are the same every step).
+struct Requant {
+  CodeBuckets buckets;
+  Search search;
+  bool built = false;
+  float mids[255];
+};
+
+inline void build_requant(const float* mids, int zero, Requant& t) {
+  if (t.built && t.search.zero == zero && std::memcmp(t.mids, mids, sizeof t.mids) == 0) return;
+  std::memcpy(t.mids, mids, sizeof t.mids);
+  t.built = true;
+  build_code_buckets(mids, zero, t.buckets);
+  if (!t.buckets.ok) build_search(mids, zero, t.search);
+  t.search.zero = zero;
+}
+
+inline void requantize_block(const float* v, int64_t len, float amax, const Requant& t, uint8_t* q) {
   const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 1.0f / amax : 0.0f);
-  for (int64_t j = 0; j < len; j += 16) {
-    const __m512 x = mul(_mm512_load_ps(v + j), inv);
-    const __m128i bytes = _mm512_cvtepi32_epi8(nearest16(r, x));
-    if (j + 16 <= len)
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + j), bytes);
-    else
-      _mm_mask_storeu_epi8(q + j, first_n(len - j), bytes);
+  if (t.buckets.ok) {
+    const BucketRegs r = load_buckets(t.buckets);
+    for (int64_t j = 0; j < len; j += 16) store_codes(q, j, len, bucket16(r, mul(_mm512_load_ps(v + j), inv)));
+  } else {
+    const SearchRegs r = load_search(t.search);
+    for (int64_t j = 0; j < len; j += 16) store_codes(q, j, len, nearest16(r, mul(_mm512_load_ps(v + j), inv)));
   }
 }
 
-inline __m512 dequant16(const uint8_t* q, __mmask16 valid, const float* code, __m512 amax) {
-  const __m512i idx = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(valid, q));
-  return mul(_mm512_i32gather_ps(idx, code, 4), amax);
+// qmap[q] * amax with the 256-entry map in registers (8 two-source permutes and
+// a blend tree: cheaper than a gather on most cores).
+struct MapRegs {
+  __m512 v[16];
+};
+
+inline void load_map(const float* code, MapRegs& r) {
+  for (int k = 0; k < 16; ++k) r.v[k] = _mm512_loadu_ps(code + 16 * k);
 }
 
-template <OptimizerKind K, typename T>
+inline __m512 dequant16(const uint8_t* q, __mmask16 valid, const MapRegs& code, __m512 amax) {
+  const __m512i idx = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(valid, q));
+  return mul(lookup<16>(code.v, idx), amax);
+}
+
+// With AVX512-VBMI, the dequantization of a whole block: the map split into 4
+// byte planes (16 zmm), 64 codes per step looked up with byte permutes, the
+// bytes reassembled into floats. The codes are first moved (a 4x4 transpose of
+// dwords) so the unpacks give the floats in order.
+struct BytePlanes {
+  alignas(64) uint8_t b[4][256];
+  bool built = false;
+  float code[256];
+};
+
+inline void build_planes(const float* code, BytePlanes& t) {
+  if (t.built && std::memcmp(t.code, code, sizeof t.code) == 0) return;
+  std::memcpy(t.code, code, sizeof t.code);
+  t.built = true;
+  for (int i = 0; i < 256; ++i) {
+    uint32_t u;
+    std::memcpy(&u, code + i, sizeof u);
+    for (int k = 0; k < 4; ++k) t.b[k][i] = static_cast<uint8_t>(u >> (8 * k));
+  }
+}
+
+__attribute__((target("avx512vbmi"), noinline)) void dequant_block_vbmi(const uint8_t* q, int64_t len,
+                                                                        const BytePlanes& t, float amax, float* out) {
+  __m512i pl[4][4];
+  for (int k = 0; k < 4; ++k)
+    for (int r = 0; r < 4; ++r) pl[k][r] = _mm512_load_si512(t.b[k] + 64 * r);
+  const __m512i transpose = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+  const __m512 am = _mm512_set1_ps(amax);
+  for (int64_t j = 0; j < len; j += 64) {
+    const __mmask64 valid = len - j >= 64 ? ~static_cast<__mmask64>(0) : (static_cast<__mmask64>(1) << (len - j)) - 1;
+    const __m512i idx = _mm512_permutexvar_epi32(transpose, _mm512_maskz_loadu_epi8(valid, q + j));
+    const __mmask64 hi = _mm512_movepi8_mask(idx);
+    __m512i b[4];
+    for (int k = 0; k < 4; ++k)
+      b[k] = _mm512_mask_blend_epi8(hi, _mm512_permutex2var_epi8(pl[k][0], idx, pl[k][1]),
+                                    _mm512_permutex2var_epi8(pl[k][2], idx, pl[k][3]));
+    const __m512i lo01 = _mm512_unpacklo_epi8(b[0], b[1]), hi01 = _mm512_unpackhi_epi8(b[0], b[1]);
+    const __m512i lo23 = _mm512_unpacklo_epi8(b[2], b[3]), hi23 = _mm512_unpackhi_epi8(b[2], b[3]);
+    _mm512_store_ps(out + j, mul(_mm512_castsi512_ps(_mm512_unpacklo_epi16(lo01, lo23)), am));
+    _mm512_store_ps(out + j + 16, mul(_mm512_castsi512_ps(_mm512_unpackhi_epi16(lo01, lo23)), am));
+    _mm512_store_ps(out + j + 32, mul(_mm512_castsi512_ps(_mm512_unpacklo_epi16(hi01, hi23)), am));
+    _mm512_store_ps(out + j + 48, mul(_mm512_castsi512_ps(_mm512_unpackhi_epi16(hi01, hi23)), am));
+  }
+}
+
+// Software prefetch of a later block (the streams are many for the hardware prefetcher).
+constexpr int64_t kAhead = 4;
+template <bool kTwo, bool kMix, typename T>
+inline void prefetch_block(const Optimizer8bitArgs& a, const T* g, const T* p, int64_t start) {
+  constexpr int64_t kBytes = kOptimizerBlocksize * sizeof(T);
+  for (int64_t o = 0; o < kBytes; o += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(g + start) + o, _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(p + start) + o, _MM_HINT_T0);
+  }
+  for (int64_t o = 0; o < kOptimizerBlocksize; o += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(a.state1 + start) + o, _MM_HINT_T0);
+    if (kMix) _mm_prefetch(reinterpret_cast<const char*>(a.state1 + a.n + start) + o, _MM_HINT_T0);
+    if (kTwo) _mm_prefetch(reinterpret_cast<const char*>(a.state2 + start) + o, _MM_HINT_T0);
+  }
+}
+
+template <OptimizerKind K, typename T, bool kVbmi>
 void update_8bit_blocks16(const Optimizer8bitArgs& a, int64_t block_begin, int64_t block_end) {
   constexpr int64_t kBS = kOptimizerBlocksize;
   constexpr bool kTwo = has_state2(K);
@@ -213,11 +355,23 @@ void update_8bit_blocks16(const Optimizer8bitArgs& a, int64_t block_begin, int64
   const T* g = static_cast<const T*>(a.g);
   T* p = static_cast<T*>(a.p);
   const int64_t nblocks = num_blocks(a.n, kBS);
-  Search t1, t2;
-  build_search(a.mids1, a.zero1, t1);
-  if constexpr (kTwo) build_search(a.mids2, -1, t2);
+  static thread_local Requant t1, t2;  // ~32 KB each: off the stack
+  build_requant(a.mids1, a.zero1, t1);
+  if constexpr (kTwo) build_requant(a.mids2, -1, t2);
   const VHyper h = make_vhyper(a.h, 1.0f);
+  const bool skip_zeros = a.h.skip_zeros;
   alignas(64) float v1[kBS], v1b[kBS], v2[kBS];
+  MapRegs map1, map2;
+  if constexpr (!kVbmi) {
+    load_map(a.qmap1, map1);
+    load_map(kTwo ? a.qmap2 : a.qmap1, map2);
+  }
+  constexpr bool vbmi = kVbmi;
+  static thread_local BytePlanes planes1, planes2;
+  if constexpr (vbmi) {
+    build_planes(a.qmap1, planes1);
+    if constexpr (kTwo) build_planes(a.qmap2, planes2);
+  }
   for (int64_t b = block_begin; b < block_end; ++b) {
     const int64_t start = b * kBS;
     const int64_t len = std::min(kBS, a.n - start);
@@ -227,15 +381,22 @@ void update_8bit_blocks16(const Optimizer8bitArgs& a, int64_t block_begin, int64
     const __m512 am1 = _mm512_set1_ps(a.absmax1[b]);
     const __m512 am1b = _mm512_set1_ps(kMix ? a.absmax1[nblocks + b] : 0.0f);
     const __m512 am2 = _mm512_set1_ps(kTwo ? a.absmax2[b] : 0.0f);
+    if (b + kAhead < block_end) prefetch_block<kTwo, kMix>(a, g, p, start + kAhead * kBS);
+    if constexpr (vbmi) {  // the old states into v1, v1b, v2 (read back below)
+      dequant_block_vbmi(q1, len, planes1, a.absmax1[b], v1);
+      if constexpr (kMix) dequant_block_vbmi(q1b, len, planes1, a.absmax1[nblocks + b], v1b);
+      if constexpr (kTwo) dequant_block_vbmi(q2, len, planes2, a.absmax2[b], v2);
+    }
     __m512 mx1 = _mm512_setzero_ps(), mx1b = mx1, mx2 = mx1;
     for (int64_t j = 0; j < len; j += 16) {
       const __mmask16 valid = j + 16 <= len ? static_cast<__mmask16>(0xFFFF) : first_n(len - j);
       const __m512 gi = load16(g + start + j, valid);
       const __m512 pi = load16(p + start + j, valid);
-      const __mmask16 act = active16(a.h, gi, valid);
-      const __m512 o1 = dequant16(q1 + j, valid, a.qmap1, am1);
-      const __m512 o1b = kMix ? dequant16(q1b + j, valid, a.qmap1, am1b) : _mm512_setzero_ps();
-      const __m512 o2 = kTwo ? dequant16(q2 + j, valid, a.qmap2, am2) : _mm512_setzero_ps();
+      const __mmask16 act = active16(skip_zeros, gi, valid);
+      const __m512 zero = _mm512_setzero_ps();
+      const __m512 o1 = vbmi ? _mm512_load_ps(v1 + j) : dequant16(q1 + j, valid, map1, am1);
+      const __m512 o1b = !kMix ? zero : vbmi ? _mm512_load_ps(v1b + j) : dequant16(q1b + j, valid, map1, am1b);
+      const __m512 o2 = !kTwo ? zero : vbmi ? _mm512_load_ps(v2 + j) : dequant16(q2 + j, valid, map2, am2);
       __m512 s1 = o1, s1b = o1b, s2 = o2;
       const __m512 u = update16<K>(h, _mm512_maskz_mov_ps(act, gi), pi, s1, s1b, s2);
       store16(p + start + j, apply16<K>(h, pi, u), act);
@@ -256,7 +417,6 @@ void update_8bit_blocks16(const Optimizer8bitArgs& a, int64_t block_begin, int64
     }
     const float m1 = _mm512_reduce_max_ps(mx1);
     a.absmax1[b] = m1;
-    requantize_block(v1, len, m1, t1, q1);
     if constexpr (kMix) {
       const float m1b = _mm512_reduce_max_ps(mx1b);
       a.absmax1[nblocks + b] = m1b;
@@ -267,6 +427,7 @@ void update_8bit_blocks16(const Optimizer8bitArgs& a, int64_t block_begin, int64
       a.absmax2[b] = m2;
       requantize_block(v2, len, m2, t2, q2);
     }
+    requantize_block(v1, len, m1, t1, q1);
   }
 }
 
@@ -278,11 +439,12 @@ void update_32bit16(const Optimizer32bitArgs& a, int64_t begin, int64_t end) {
   T* p = static_cast<T*>(a.p);
   const float scale = unorm_scale(a.unorm_sum ? *a.unorm_sum : 0.0f, a.max_unorm, a.param_norm);
   const VHyper h = make_vhyper(a.h, scale);
+  const bool skip_zeros = a.h.skip_zeros;
   for (int64_t i = begin; i < end; i += 16) {
     const __mmask16 valid = i + 16 <= end ? static_cast<__mmask16>(0xFFFF) : first_n(end - i);
     const __m512 gi = load16(g + i, valid);
     const __m512 pi = load16(p + i, valid);
-    const __mmask16 act = active16(a.h, gi, valid);
+    const __mmask16 act = active16(skip_zeros, gi, valid);
     __m512 s1 = _mm512_maskz_loadu_ps(valid, a.state1 + i);
     __m512 s1b = kMix ? _mm512_maskz_loadu_ps(valid, a.state1 + a.n + i) : _mm512_setzero_ps();
     __m512 s2 = kTwo ? _mm512_maskz_loadu_ps(valid, a.state2 + i) : _mm512_setzero_ps();
@@ -307,12 +469,33 @@ void optimizer_32bit_avx512(const Optimizer32bitArgs& a, int64_t begin, int64_t 
   });
 }
 
+bool& optimizer_avx512_vbmi() {
+  static bool use = cpu_features().avx512_vbmi;
+  return use;
+}
+
+void nearest_codes_avx512(const float* mids, int zero, const float* x, int64_t n, uint8_t* q) {
+  static thread_local Requant t;
+  build_requant(mids, zero, t);
+  alignas(64) float v[kOptimizerBlocksize];
+  for (int64_t s = 0; s < n; s += kOptimizerBlocksize) {
+    const int64_t len = std::min<int64_t>(kOptimizerBlocksize, n - s);
+    std::copy(x + s, x + s + len, v);
+    requantize_block(v, len, 1.0f, t, q + s);
+  }
+}
+
 void optimizer_8bit_blockwise_avx512(const Optimizer8bitArgs& a, int64_t block_begin, int64_t block_end) {
   dispatch_optimizer(blockwise_kind(a.kind), [&](auto k) {
     constexpr OptimizerKind K = decltype(k)::value;
     if constexpr (K != OptimizerKind::kLamb && K != OptimizerKind::kLars) {
-      dispatch_dtype(a.dtype,
-                     [&](auto t) { update_8bit_blocks16<K, typename decltype(t)::type>(a, block_begin, block_end); });
+      dispatch_dtype(a.dtype, [&](auto t) {
+        using T = typename decltype(t)::type;
+        if (optimizer_avx512_vbmi())
+          update_8bit_blocks16<K, T, true>(a, block_begin, block_end);
+        else
+          update_8bit_blocks16<K, T, false>(a, block_begin, block_end);
+      });
     }
   });
 }
