@@ -41,6 +41,16 @@ def timeit(fn: Callable[[], object], min_time: float = 0.5, warmup: int = 2, max
     return statistics.median(times)
 
 
+def timeit_or_none(fn: Callable[[], object], **kw) -> float | None:
+    """:func:`timeit`, or None (with a note) when this implementation cannot run ``fn``:
+    the original lacks some variants (e.g. ``out=`` on the CPU)."""
+    try:
+        return timeit(fn, **kw)
+    except (NotImplementedError, RuntimeError, TypeError) as err:
+        print(f"  (skipped: {str(err).splitlines()[0][:120]})")
+        return None
+
+
 _BW_CACHE: dict[str, float] = {}
 
 

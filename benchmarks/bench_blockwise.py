@@ -4,7 +4,7 @@ import torch
 
 import bitsandbytes.functional as F
 
-from _common import parser, report, roofline_elems_per_s, timeit
+from _common import parser, report, roofline_elems_per_s, timeit, timeit_or_none
 
 
 def main():
@@ -25,15 +25,20 @@ def main():
             )
         q, st = F.quantize_blockwise(x, blocksize=4096)
         out = torch.empty_like(x)
-        t = timeit(lambda: F.dequantize_blockwise(q, st, out=out))
-        rows.append(
-            {
-                "case": f"dequantize ->{str(dtype)[6:]} bs4096 out=",
-                "seconds": t,
-                "elems_per_s": n / t,
-                "roofline_elems_per_s": roofline_elems_per_s(1, x.element_size()),
-            }
-        )
+        for case, fn in (
+            ("out=", lambda: F.dequantize_blockwise(q, st, out=out)),
+            ("(allocating)", lambda: F.dequantize_blockwise(q, st)),
+        ):
+            t = timeit_or_none(fn)
+            if t is not None:
+                rows.append(
+                    {
+                        "case": f"dequantize ->{str(dtype)[6:]} bs4096 {case}",
+                        "seconds": t,
+                        "elems_per_s": n / t,
+                        "roofline_elems_per_s": roofline_elems_per_s(1, x.element_size()),
+                    }
+                )
     report("blockwise", rows, args)
 
 
