@@ -9,10 +9,12 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainingArguments  # noqa: E402
+from transformers import Trainer, TrainingArguments  # noqa: E402
 from transformers.training_args import OptimizerNames  # noqa: E402
 
 import bitsandbytes as bnb  # noqa: E402
+
+import tiny_models  # noqa: E402
 
 BNB_NAMES = [
     "adamw_bnb_8bit",
@@ -65,24 +67,9 @@ class _Data(torch.utils.data.Dataset):
         return {"input_ids": self.ids[i], "labels": self.ids[i], "attention_mask": torch.ones_like(self.ids[i])}
 
 
-def _tiny_llama():
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        vocab_size=256,
-        max_position_embeddings=64,
-        tie_word_embeddings=False,
-    )
-    return LlamaForCausalLM(cfg)
-
-
 @pytest.mark.parametrize("optim", BNB_NAMES)
 def test_trainer_trains_tiny_llama(optim, tmp_path):
-    model = _tiny_llama()
+    model = tiny_models.tiny_llama()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     args = TrainingArguments(
         output_dir=str(tmp_path),
@@ -142,8 +129,8 @@ def test_trainer_resumes_from_checkpoint_with_8bit_states(tmp_path):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        Trainer(model=_tiny_llama(), args=args(2), train_dataset=_Data()).train()
-        trainer = Trainer(model=_tiny_llama(), args=args(4), train_dataset=_Data())
+        Trainer(model=tiny_models.tiny_llama(), args=args(2), train_dataset=_Data()).train()
+        trainer = Trainer(model=tiny_models.tiny_llama(), args=args(4), train_dataset=_Data())
         trainer.train(resume_from_checkpoint=str(tmp_path / "checkpoint-2"))
     opt = getattr(trainer.optimizer, "optimizer", trainer.optimizer)
     st = opt.state[trainer.model.model.layers[0].mlp.gate_proj.weight]
