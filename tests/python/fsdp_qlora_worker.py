@@ -100,7 +100,6 @@ def reference(bits: int, steps: int) -> list[float]:
     model = build(bits)
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     opts = optimizers(model)
-    rank, world = rank_and_world()
     losses = []
     for s in range(steps):
         ids = global_batch(s)
@@ -200,7 +199,9 @@ def resume(ckpt: str) -> dict:
     state = checkpoint_state(model, inner)
     dcp.load(state, checkpoint_id=ckpt)
     options = StateDictOptions(ignore_frozen_params=True, strict=False)  # the frozen base is not in it
-    keys = set_state_dict(model, inner, model_state_dict=state["model"], optim_state_dict=state["optim"], options=options)
+    keys = set_state_dict(
+        model, inner, model_state_dict=state["model"], optim_state_dict=state["optim"], options=options
+    )
     assert not keys.unexpected_keys and not any("lora" in k for k in keys.missing_keys), keys
     return {"losses": [step(model, opts, s, acc.backward) for s in range(SAVE_AT, STEPS)]}
 
