@@ -39,12 +39,6 @@ def rank_and_world() -> tuple[int, int]:
     return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
 
 
-def my_rows(ids: torch.Tensor) -> torch.Tensor:
-    rank, world = rank_and_world()
-    n = ids.shape[0] // world
-    return ids[rank * n : (rank + 1) * n]
-
-
 def build(bits: int):
     """The tiny Llama with a 4-bit (NF4, bf16 storage) or 8-bit base and LoRA on every linear layer."""
     from peft import LoraConfig, get_peft_model
@@ -80,9 +74,12 @@ def optimizers(model) -> list:
     return [bnb.optim.AdamW8bit(a, lr=LR, min_8bit_size=256), bnb.optim.PagedAdamW8bit(b, lr=LR, min_8bit_size=256)]
 
 
-def step(model, opts, s: int, backward=None) -> float:
-    _, world = rank_and_world()
-    ids = my_rows(global_batch(s))
+def step(model, opts, s: int, backward=None, alone: bool = False) -> float:
+    """One training step on this rank's slice of the global batch (all of it when ``alone``);
+    returns the mean loss over the ranks."""
+    rank, world = (0, 1) if alone else rank_and_world()
+    rows = ROWS // world
+    ids = global_batch(s)[rank * rows : (rank + 1) * rows]
     loss = model(input_ids=ids, labels=ids).loss
     (backward or torch.Tensor.backward)(loss)
     for opt in opts:
@@ -100,16 +97,7 @@ def reference(bits: int, steps: int) -> list[float]:
     model = build(bits)
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     opts = optimizers(model)
-    losses = []
-    for s in range(steps):
-        ids = global_batch(s)
-        loss = model(input_ids=ids, labels=ids).loss
-        loss.backward()
-        for opt in opts:
-            opt.step()
-            opt.zero_grad()
-        losses.append(loss.item())
-    return losses
+    return [step(model, opts, s, alone=True) for s in range(steps)]
 
 
 def accelerator():
@@ -176,7 +164,8 @@ def train(out_dir: str) -> dict:
     result = {"reference": reference(4, STEPS) if rank == 0 else None}
     acc, plugin, result["accelerate_type_on_cpu"] = accelerator()
     model, opts, inner = prepare(acc, build(4))
-    result["base_weight_type"] = type(model.get_submodule(f"{_layer0()}.self_attn.q_proj.base_layer").weight).__name__
+    q_proj = model.get_submodule("base_model.model.model.layers.0._checkpoint_wrapped_module.self_attn.q_proj")
+    result["base_weight_type"] = type(q_proj.base_layer.weight).__name__
     losses = []
     for s in range(STEPS):
         losses.append(step(model, opts, s, acc.backward))
@@ -204,10 +193,6 @@ def resume(ckpt: str) -> dict:
     )
     assert not keys.unexpected_keys and not any("lora" in k for k in keys.missing_keys), keys
     return {"losses": [step(model, opts, s, acc.backward) for s in range(SAVE_AT, STEPS)]}
-
-
-def _layer0() -> str:
-    return "base_model.model.model.layers.0"
 
 
 def _error_of(fn) -> str | None:

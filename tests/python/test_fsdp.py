@@ -3,6 +3,7 @@
 and 2-process QLoRA runs with torch.distributed.checkpoint resumes (torchrun, gloo, CPU)
 whose workers are in fsdp_qlora_worker.py."""
 
+import copy
 import json
 import os
 import socket
@@ -124,6 +125,40 @@ def test_reblock_requantizes_blocks_that_span_two_saved_shards(signed):
     half_gap = (qmap[1:] - qmap[:-1]).max() / 2
     bound = half_gap * new_absmax[0].repeat_interleave(256)[:700] * 1.01
     assert torch.all((restored - saved).abs() <= bound)
+
+
+@pytest.mark.parametrize("name", ["AdamW8bit", "PagedAdamW8bit", "AdEMAMix8bit"])
+def test_gathered_state_dict_with_per_element_absmax_resumes_exactly(name):
+    """What get_optimizer_state_dict(full_state_dict=True) hands a single process: the sharded
+    form gathered, i.e. one absmax entry per element. It loads into a plain parameter bit-exactly."""
+    torch.manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(40, 20)) for _ in range(2)]  # 800 elements: 4 blocks, the last partial
+    twin = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    make = getattr(bnb.optim, name)
+    opt, opt2 = make(params, lr=1e-2, min_8bit_size=256), make(twin, lr=1e-2, min_8bit_size=256)
+    grads = [[torch.randn(40, 20) for _ in params] for _ in range(4)]
+
+    def run(o, ps, steps):
+        for g in steps:
+            for p, gp in zip(ps, g):
+                p.grad = gp.clone()
+            o.step()
+
+    run(opt, params, grads[:2])
+    sd = opt.state_dict()
+    for st in sd["state"].values():
+        q = st["__bnb_optimizer_quant_state__"]
+        for key, codes_key in (("absmax1", "state1"), ("absmax2", "state2")):
+            if key in q:
+                blocks = q[key].reshape(-1, q[key].shape[-1])
+                n = q[codes_key][0].numel() if q[codes_key].dim() == 3 else q[codes_key].numel()
+                q[key] = blocks.repeat_interleave(256, dim=1)[:, :n].reshape(q[codes_key].shape).clone()
+    run(opt2, twin, grads[:2])  # give opt2 states to overwrite
+    opt2.load_state_dict(copy.deepcopy(sd))  # loading shares the tensors, as torch.optim does
+    run(opt, params, grads[2:])
+    run(opt2, twin, grads[2:])
+    for p, t in zip(params, twin):
+        assert torch.equal(p, t)
 
 
 # ---- 2-process FSDP2 runs -------------------------------------------------------------

@@ -108,7 +108,9 @@ def export_state(st: dict, p: torch.Tensor) -> dict:
 
 
 def import_state(st: dict, p: torch.Tensor) -> dict:
-    """Inverse of :func:`export_state` for the shard of ``p`` this rank holds now."""
+    """Inverse of :func:`export_state` for the shard of ``p`` this rank holds now. It also takes
+    the gathered form (``full_state_dict=True``: plain tensors, absmax per element) for a plain
+    parameter, and passes a state dict of one absmax per block through unchanged."""
     out = {k: _to_local(v, p) if k in _ELEMENTWISE or k in _ABSMAX else v for k, v in st.items()}
     for key, (codes_key, qmap_key) in _ABSMAX.items():
         codes = out.get(codes_key)

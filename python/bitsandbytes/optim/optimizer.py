@@ -236,8 +236,7 @@ class Optimizer8bit(torch.optim.Optimizer):
             nested = v.pop(NESTED_KEY, None)
             if nested:
                 v.update(nested)
-            if _sharded.is_sharded(param):
-                v = _sharded.import_state(v, param)
+            v = _sharded.import_state(v, param)  # DTensor states, per-element absmax
             v = cast(_sharded.local(param), v)
             self._check_loaded_state(_sharded.local(param), v, k)
             self._param_dtypes[id(param)] = param.dtype
