@@ -48,7 +48,8 @@ def test_pieces_and_views_keep_class_and_quant_state(storage):
         assert piece.dtype == storage and not piece.requires_grad
     chunks = torch.chunk(w, 2)
     assert chunks[0].data_ptr() == w.data_ptr()  # views of the packed bytes, not copies
-    assert chunks[1].module is None and w.view(-1).module is w.module  # only the whole weight is the layer's
+    assert chunks[1].module is None and w.view(-1).module is None  # a piece or reshape is not the layer's weight
+    assert torch.Tensor.to(w, "cpu").module is w.module
     as_bytes = w.view(torch.uint8)
     assert type(as_bytes) is bnb.nn.Params4bit and as_bytes.quant_storage == torch.uint8
     assert type(w.t()) is torch.Tensor and type(w + 0) is torch.Tensor  # everything else stays plain

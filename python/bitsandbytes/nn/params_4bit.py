@@ -90,12 +90,12 @@ class Params4bit(torch.nn.Parameter):
 
     def _piece(self, t: torch.Tensor) -> torch.Tensor:
         """``t`` (a view or copy of this parameter's data) as a Params4bit with the same
-        quant state. A piece of the weight is not the module's weight, so only a whole
-        view keeps the back-reference to the module."""
+        quant state. A piece or a reshaped view is not the module's weight, so only a
+        tensor of the same shape keeps the back-reference to the module."""
         if not isinstance(t, torch.Tensor) or isinstance(t, Params4bit):
             return t
         attributes = self._attributes()
-        if t.numel() != self.numel():
+        if t.shape != self.shape:
             attributes["module"] = None
         if self.bnb_quantized:
             attributes["quant_storage"] = t.dtype  # a .view(dtype) of the packed bytes
