@@ -39,8 +39,8 @@ def rank_and_world() -> tuple[int, int]:
     return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
 
 
-def build(bits: int):
-    """The tiny Llama with a 4-bit (NF4, bf16 storage) or 8-bit base and LoRA on every linear layer."""
+def build(bits: int, storage: torch.dtype = torch.bfloat16):
+    """The tiny Llama with a 4-bit (NF4, ``storage``) or 8-bit base and LoRA on every linear layer."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
@@ -52,7 +52,7 @@ def build(bits: int):
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.float32,
-            bnb_4bit_quant_storage=torch.bfloat16,
+            bnb_4bit_quant_storage=storage,
         )
     else:
         quant = BitsAndBytesConfig(load_in_8bit=True)
@@ -174,6 +174,7 @@ def train(out_dir: str) -> dict:
         if s + 1 == SAVE_AT:
             dcp.save(checkpoint_state(model, inner), checkpoint_id=os.path.join(out_dir, "ckpt"))
     result["losses"] = losses
+    result["accelerate_mp_fp32_storage_error"] = mixed_precision_case(acc, plugin)
     result.update(int8_cases(acc, plugin))
     result.update(bad_input_cases())
     return result
@@ -201,6 +202,15 @@ def _error_of(fn) -> str | None:
     except Exception as err:  # the message is what the test checks
         return f"{type(err).__name__}: {err}"
     return None
+
+
+def mixed_precision_case(acc, plugin) -> str | None:
+    """Accelerate's bf16 mixed precision with a 4-bit base stored as fp32: Accelerate skips its fp32
+    upcast when a Params4bit is present, but still hands fully_shard a bf16 MixedPrecisionPolicy."""
+    plugin.set_mixed_precision("bf16", override=True)
+    model, opts, _ = prepare(acc, build(4, torch.float32))
+    plugin.mixed_precision_policy = None
+    return _error_of(lambda: step(model, opts, 0, acc.backward))
 
 
 def int8_cases(acc, plugin) -> dict:

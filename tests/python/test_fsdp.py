@@ -249,6 +249,10 @@ def test_quant_storage_cast_by_mixed_precision_is_a_clear_error(trained):
         for stored in ("float32", "float16"):
             err = rank[f"mp_cast_{'fp32' if stored == 'float32' else 'fp16'}_error"]
             assert f"stored as torch.{stored} but arrives as torch.bfloat16" in err, err
+        # the same through Accelerate's FSDP plugin with bf16 mixed precision: its Params4bit
+        # handling skips the fp32 upcast but still passes the bf16 MixedPrecisionPolicy on
+        err = rank["accelerate_mp_fp32_storage_error"]
+        assert "stored as torch.float32 but arrives as torch.bfloat16" in err, err
         # torch 2.13's FSDP2 all-gathers mixed dtypes as bytes: mixed quant_storage just works
         assert rank["mixed_storage_max_diff"] == 0.0
 
