@@ -253,8 +253,16 @@ def bad_input_cases() -> dict:
         model, x, _ = stack([storage], MixedPrecisionPolicy(param_dtype=torch.bfloat16))
         model(x)
 
+    def lamb_step():
+        layer = torch.nn.Linear(64, 64)
+        fully_shard(layer)
+        opt = bnb.optim.LAMB8bit(layer.parameters(), min_8bit_size=256)
+        layer(torch.randn(3, 64)).sum().backward()
+        opt.step()
+
     model, x, before = stack([torch.bfloat16, torch.float32, torch.uint8, torch.float16])
     return {
+        "lamb_sharded_error": _error_of(lamb_step),
         "mp_cast_fp32_error": _error_of(lambda: cast(torch.float32)),
         "mp_cast_fp16_error": _error_of(lambda: cast(torch.float16)),
         "mixed_storage_max_diff": (model(x) - before).abs().max().item(),

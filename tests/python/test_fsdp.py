@@ -243,7 +243,8 @@ def test_8bit_base_cannot_be_sharded_but_trains_when_left_out(trained):
 
 
 @pytest.mark.slow
-def test_quant_storage_cast_by_mixed_precision_is_a_clear_error(trained):
+def test_bad_input_raises_clearly_before_the_first_update(trained):
+    """Packed bytes cast by mixed precision, LAMB on a sharded parameter; mixed storage works."""
     _, ranks = trained
     for rank in ranks:
         for stored in ("float32", "float16"):
@@ -253,6 +254,7 @@ def test_quant_storage_cast_by_mixed_precision_is_a_clear_error(trained):
         # handling skips the fp32 upcast but still passes the bf16 MixedPrecisionPolicy on
         err = rank["accelerate_mp_fp32_storage_error"]
         assert "stored as torch.float32 but arrives as torch.bfloat16" in err, err
+        assert "max_unorm=1.0 needs the norm of the whole parameter" in rank["lamb_sharded_error"]
         # torch 2.13's FSDP2 all-gathers mixed dtypes as bytes: mixed quant_storage just works
         assert rank["mixed_storage_max_diff"] == 0.0
 
