@@ -49,7 +49,7 @@ def local(t: torch.Tensor) -> torch.Tensor:
     return t._local_tensor if is_sharded(t) else t
 
 
-def check_supported(name: str, p: torch.Tensor, index, config: dict) -> None:
+def check_supported(name: str, index, config: dict) -> None:
     """Reject what a per-shard update would silently get wrong."""
     if config["max_unorm"] > 0.0:
         raise NotImplementedError(

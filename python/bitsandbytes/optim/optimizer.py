@@ -403,7 +403,7 @@ class Optimizer8bit(torch.optim.Optimizer):
         dtype = torch.uint8 if bits == 8 and p.numel() >= config["min_8bit_size"] else torch.float32
         st = self.state[p]
         if _sharded.is_sharded(p):
-            _sharded.check_supported(type(self).__name__, p, (gindex, pindex), config)
+            _sharded.check_supported(type(self).__name__, (gindex, pindex), config)
         p = _sharded.local(p)
         copies = 2 if self.optimizer_name == "ademamix" else 1
         shape1 = (2, *p.shape) if copies == 2 else tuple(p.shape)
