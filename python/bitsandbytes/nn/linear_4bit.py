@@ -7,7 +7,7 @@ import warnings
 import torch
 
 from ..autograd.matmul_4bit import matmul_4bit
-from .params_4bit import Params4bit, fix_4bit_weight_quant_state_from_module
+from .params_4bit import Params4bit, packed_weight_and_state
 
 
 class Linear4bit(torch.nn.Linear):
@@ -63,7 +63,8 @@ class Linear4bit(torch.nn.Linear):
                 self.compute_dtype = torch.float16
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fix_4bit_weight_quant_state_from_module(self)
+        # under FSDP the weight is the all-gathered plain parameter: the module keeps its state
+        weight, state = packed_weight_and_state(self)
         if not self.compute_type_is_set:
             self.set_compute_type(x)
             self.compute_type_is_set = True
@@ -71,7 +72,7 @@ class Linear4bit(torch.nn.Linear):
         if self.compute_dtype is not None:
             x = x.to(self.compute_dtype)
         bias = None if self.bias is None else self.bias.to(x.dtype)
-        out = matmul_4bit(x, self.weight.t(), quant_state=self.weight.quant_state, bias=bias)
+        out = matmul_4bit(x, weight.t(), quant_state=state, bias=bias)
         return out.to(input_dtype)
 
     # ---- checkpoints --------------------------------------------------------

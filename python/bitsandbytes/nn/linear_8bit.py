@@ -198,6 +198,14 @@ class Linear8bitLt(nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.state.is_training = self.training
+        if not isinstance(self.weight, Int8Params) and self.weight.dtype == torch.int8:
+            raise RuntimeError(
+                f"Linear8bitLt({self.in_features} -> {self.out_features}): the int8 weight is a plain "
+                f"{type(self.weight).__name__}, not an Int8Params: a wrapper (FSDP) replaced it and its SCB row "
+                "scales with it. FSDP cannot shard LLM.int8() weights: keep the Linear8bitLt layers out of sharding "
+                "(fully_shard(..., ignored_params=...), or Accelerate's FSDP plugin ignored_modules), or use 4-bit "
+                "weights with a float bnb_4bit_quant_storage."
+            )
         if self.weight.CB is not None:
             self.init_8bit_state()
         if self.bias is not None and self.bias.dtype != x.dtype:
