@@ -40,6 +40,13 @@ inline std::tuple<at::Tensor, std::optional<at::Tensor>> int8_mixed_scaled_mm_co
   const int64_t lo = flat.min().item<int64_t>(), hi = flat.max().item<int64_t>();
   TORCH_CHECK_VALUE(lo >= 0 && hi < K, "bitsandbytes::", op, ": outlier_cols must lie in [0, ", K, "), got values in [",
                     lo, ", ", hi, "]");
+  if (flat.numel() > 1) {
+    const at::Tensor sorted = std::get<0>(flat.sort());
+    const at::Tensor repeated = sorted.slice(0, 1).eq(sorted.slice(0, 0, -1));
+    TORCH_CHECK_VALUE(!repeated.any().item<bool>(), "bitsandbytes::", op, ": outlier_cols lists column ",
+                      sorted.slice(0, 1).masked_select(repeated)[0].item<int64_t>(),
+                      " more than once; each outlier column must appear once (int8_vectorwise_quant returns them so)");
+  }
   const at::Tensor subB = dequant.call(CB.index_select(1, flat), SCB).to(A.scalar_type());
   const at::Tensor subA = A.reshape({-1, K}).index_select(1, flat);
   out.view({-1, CB.size(0)}).addmm_(subA, subB.t());

@@ -21,9 +21,12 @@ inline int64_t int8_cols(const char* op, const char* arg, const at::Tensor& t) {
 }
 inline int64_t int8_rows(const at::Tensor& t, int64_t cols) { return cols == 0 ? 0 : t.numel() / cols; }
 
+// As in the original, a threshold <= 0 turns the outlier decomposition off and
+// +inf keeps it on with no outliers; NaN is rejected (the original silently
+// treats it as off).
 inline void check_threshold(const char* op, double threshold) {
-  TORCH_CHECK_VALUE(std::isfinite(threshold) && threshold >= 0.0, "bitsandbytes::", op,
-                    ": threshold must be a finite number >= 0, got ", threshold);
+  TORCH_CHECK_VALUE(!std::isnan(threshold), "bitsandbytes::", op,
+                    ": threshold is NaN (use 0.0 for no outlier decomposition)");
 }
 
 // A fp32 vector of `n` statistics (row or column absmax) on A's device.
