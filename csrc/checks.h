@@ -51,25 +51,30 @@ inline void check_same_device(const char* op, const char* arg, const at::Tensor&
               " but the input is on ", ref.device());
 }
 
-inline int64_t shape_numel(c10::IntArrayRef shape) {
+inline int64_t shape_numel(const char* op, const char* arg, c10::IntArrayRef shape) {
   int64_t n = 1;
   for (const int64_t d : shape) {
-    TORCH_CHECK_VALUE(d >= 0, "bitsandbytes: shape has a negative dimension: ", shape);
+    TORCH_CHECK_VALUE(d >= 0, "bitsandbytes::", op, ": ", arg, " has a negative dimension: ", shape);
     n *= d;
   }
   return n;
 }
 
-// The packed 4-bit tensor may be stored in any dtype (quant_storage); this is
-// its byte view (a contiguous copy for a strided view), checked against the
-// element count it must hold.
+// The packed 4-bit tensor may be stored in any dtype (quant_storage); it must
+// hold the bytes of n elements.
+inline void check_packed_4bit_size(const char* op, const char* arg, const at::Tensor& A, const char* shape_arg,
+                                   int64_t n) {
+  const int64_t nbytes = A.numel() * static_cast<int64_t>(A.element_size());
+  TORCH_CHECK_VALUE(nbytes >= packed_4bit_bytes(n), "bitsandbytes::", op, ": ", arg,
+                    " (the packed 4-bit tensor) holds ", nbytes, " bytes but the ", n, " elements of ", shape_arg,
+                    " need ", packed_4bit_bytes(n), " (corrupted or mismatched quant state?)");
+}
+
+// Its byte view (a contiguous copy of a strided view), checked as above.
 inline at::Tensor packed_4bit_bytes(const char* op, const char* arg, const at::Tensor& A, const char* shape_arg,
                                     int64_t n) {
-  const at::Tensor bytes = A.contiguous().view(-1).view(at::kByte);
-  TORCH_CHECK_VALUE(bytes.numel() >= packed_4bit_bytes(n), "bitsandbytes::", op, ": ", arg,
-                    " (the packed 4-bit tensor) holds ", bytes.numel(), " bytes but the ", n, " elements of ",
-                    shape_arg, " need ", packed_4bit_bytes(n), " (corrupted or mismatched quant state?)");
-  return bytes;
+  check_packed_4bit_size(op, arg, A, shape_arg, n);
+  return A.contiguous().view(-1).view(at::kByte);
 }
 
 // The dtypes a packed 4-bit tensor may be viewed as (the original documents these five).

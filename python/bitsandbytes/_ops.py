@@ -35,12 +35,11 @@ def _check_devices(op: str, arguments: dict) -> None:
             continue
         if first is None:
             first_name, first = name, value
-            continue
-        torch._check(
-            value.device == first.device,
-            lambda: f"bitsandbytes::{op}: {name} is on {value.device} but {first_name} is on {first.device}; "
-            "all tensor arguments must be on one device",
-        )
+        elif value.device != first.device:
+            raise RuntimeError(
+                f"bitsandbytes::{op}: {name} is on {value.device} but {first_name} is on {first.device}; "
+                "all tensor arguments must be on one device"
+            )
 
 
 def _register_fake(qualname: str):
@@ -96,8 +95,10 @@ def _register_fakes() -> None:
         _check_float("quantize_4bit", "A", A.dtype)
         torch._check(
             quant_storage in QUANT_STORAGE_DTYPES,
-            lambda: "bitsandbytes::quantize_4bit: quant_storage must be torch.uint8, torch.int8, torch.float16, "
-            f"torch.bfloat16 or torch.float32, got {quant_storage}",
+            lambda: (
+                "bitsandbytes::quantize_4bit: quant_storage must be torch.uint8, torch.int8, torch.float16, "
+                f"torch.bfloat16 or torch.float32, got {quant_storage}"
+            ),
         )
         n = A.numel()
         itemsize = quant_storage.itemsize

@@ -70,6 +70,14 @@ def json_float(value: Any, name: str, field: str) -> float:
     return float(value)
 
 
+def json_dtype(value: Any, name: str, field: str) -> torch.dtype:
+    """A dtype by its checkpoint spelling ("bfloat16")."""
+    dtype = getattr(torch, value, None) if isinstance(value, str) else None
+    if not isinstance(dtype, torch.dtype):
+        _fail(name, field, f"{value!r} is not a torch dtype")
+    return dtype
+
+
 def check_mapping(value: Any, what: str) -> Mapping:
     if not isinstance(value, Mapping):
         raise TypeError(f"bitsandbytes: {what} must be a dict of quant_state entries, got {type(value).__name__}")
@@ -97,9 +105,7 @@ def _check_quant_map(name: str, code: Any, quant_type: str) -> None:
     # the stored dtype, in case a tool cast it).
     table = get_4bit_type(quant_type, device="cpu").to(code.dtype)
     if not torch.equal(code.detach().reshape(-1).cpu(), table):
-        _fail(
-            name, "quant_map", f"is not the {quant_type} table (quant_type and quant_map disagree: corrupted state?)"
-        )
+        _fail(name, "quant_map", f"is not the {quant_type} table (quant_type and quant_map disagree: corrupted state?)")
 
 
 def _describe(t: Any) -> str:
@@ -129,14 +135,18 @@ def check_quant_state(
     n = math.prod(shape)
     blocks = -(-n // blocksize)
     _check_quant_map(name, state.code, state.quant_type)
-    why = f" (shape {tuple(shape)} in blocks of {blocksize})"
+    why = f" (shape {tuple(shape)} in blocks of blocksize {blocksize})"
     if state.nested:
         _check_tensor(name, "absmax", state.absmax, torch.uint8, blocks, why)
         s2 = state.state2
         nested_bs = json_int(s2.blocksize, name, "nested_blocksize", minimum=1)
         _check_tensor(
-            name, "nested_absmax", s2.absmax, torch.float32, -(-blocks // nested_bs), f" ({blocks} absmax codes in "
-            f"blocks of {nested_bs})"
+            name,
+            "nested_absmax",
+            s2.absmax,
+            torch.float32,
+            -(-blocks // nested_bs),
+            f" ({blocks} absmax codes in blocks of nested_blocksize {nested_bs})",
         )
         _check_tensor(name, "nested_quant_map", s2.code, torch.float32, 256)
         if s2.dtype not in FLOAT_DTYPES:
@@ -185,9 +195,9 @@ def layer_shape(module: Any) -> tuple[int, int] | None:
 
 # ---- LLM.int8() ------------------------------------------------------------------
 def check_scb(scb: Any, rows: int, name: str) -> torch.Tensor:
-    """The row scales of an int8 weight of ``rows`` rows, as fp32. float16/bfloat16 are
+    """The row scales of an int8 weight of ``rows`` rows, as fp32. Other float dtypes are
     accepted and converted (the original copies them into its fp32 SCB)."""
-    if not isinstance(scb, torch.Tensor) or scb.dtype not in FLOAT_DTYPES:
+    if not isinstance(scb, torch.Tensor) or not scb.is_floating_point():
         raise ValueError(
             f"Linear8bitLt: {name} must be a float32 tensor of {rows} row scales, got {_describe(scb)} (corrupted SCB?)"
         )

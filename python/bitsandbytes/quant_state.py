@@ -16,13 +16,6 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).strip("torch.")
 
 
-def _dtype_from_name(name: str, key: str) -> torch.dtype:
-    dtype = getattr(torch, name, None) if isinstance(name, str) else None
-    if not isinstance(dtype, torch.dtype):
-        raise ValueError(f"bitsandbytes: corrupted quant_state: {key}={name!r} is not a torch dtype")
-    return dtype
-
-
 def _parameter_name(key: str) -> str:
     """The parameter a checkpoint key belongs to: the prefix before its quant-state field
     ("model.layers.0.mlp.up_proj.weight.absmax" -> "model.layers.0.mlp.up_proj.weight"),
@@ -104,7 +97,12 @@ class QuantState:
                     f"{cls.valid_qs_type_keys} for {name}, found {packed_keys}"
                 )
             key_quant_type = packed_keys[0].split("__")[-1]
-            qs_dict.update(unpack_tensor_to_dict(qs_dict.pop(packed_keys[0])))
+            try:
+                qs_dict.update(unpack_tensor_to_dict(qs_dict.pop(packed_keys[0])))
+            except ValueError as err:
+                raise ValueError(
+                    f"bitsandbytes: quant_state of {name}: {str(err).removeprefix('bitsandbytes: ')}"
+                ) from err
 
         qs_dict = {k.split(".")[-1]: v for k, v in qs_dict.items()}
         unknown = set(qs_dict) - set(cls.valid_qs_keys)
@@ -142,7 +140,7 @@ class QuantState:
                 absmax=qs_dict["nested_absmax"].to(device),
                 blocksize=_validate.json_int(qs_dict["nested_blocksize"], name, "nested_blocksize", minimum=1),
                 code=qs_dict["nested_quant_map"].to(device),
-                dtype=_dtype_from_name(qs_dict["nested_dtype"], "nested_dtype"),
+                dtype=_validate.json_dtype(qs_dict["nested_dtype"], name, "nested_dtype"),
             )
             offset = torch.tensor(offset).to(device)
         else:
@@ -153,7 +151,7 @@ class QuantState:
             absmax=qs_dict["absmax"].to(device),
             blocksize=_validate.json_int(qs_dict["blocksize"], name, "blocksize"),
             code=qs_dict["quant_map"].to(device),
-            dtype=_dtype_from_name(qs_dict["dtype"], "dtype"),
+            dtype=_validate.json_dtype(qs_dict["dtype"], name, "dtype"),
             shape=_validate.json_shape(qs_dict["shape"], name),
             offset=offset,
             state2=state2,

@@ -163,7 +163,9 @@ class Linear8bitLt(nn.Linear):
             _validate.check_int8_weight(weight, shape, wkey)
             if weight.dtype != torch.int8:
                 if not weight.is_floating_point():
-                    raise ValueError(f"Linear8bitLt: {wkey} must be int8 (with {skey}) or a float weight, got {weight.dtype}")
+                    raise ValueError(
+                        f"Linear8bitLt: {wkey} must be int8 (with {skey}) or a float weight, got {weight.dtype}"
+                    )
                 # a full-precision weight: quantized as Int8Params does when the layer is moved
                 weight, scb, _ = F8.int8_vectorwise_quant(weight.to(device=target.device, dtype=torch.float16))
                 state_dict[wkey] = weight

@@ -22,9 +22,8 @@ from itertools import chain
 
 import torch
 
-from .. import _validate
+from .. import _validate, paging
 from .. import functional as F
-from .. import paging
 
 #: State entries that are moved between devices but never cast (and nested in state_dict).
 QUANT_STATE_KEYS = (
@@ -250,8 +249,9 @@ class Optimizer8bit(torch.optim.Optimizer):
         self.__setstate__({"state": state, "param_groups": param_groups})
 
     def _check_loaded_state(self, p: torch.Tensor, st: dict, index, position: tuple[int, int]) -> None:
-        """The loaded state of p against this optimizer's config for it (bitsandbytes._validate)."""
-        if "state1" not in st:
+        """The loaded state of p against this optimizer's config for it (bitsandbytes._validate).
+        An empty state (a parameter that never stepped) is left to the first step."""
+        if not st:
             return
         gi, pi = position
         config = self.get_config(gi, pi, self.param_groups[gi])
