@@ -276,12 +276,12 @@ def transformers_layer_name() -> str | None:
 
 # ---- optimizer states ------------------------------------------------------------
 def check_optimizer_state(
-    p: torch.Tensor, st: dict, where: str, eight_bit: bool, two_states: bool, copies: int
+    p: torch.Tensor, st: dict, where: str, eight_bit: bool, two_states: bool, copies: int, unorm: bool
 ) -> None:
     """A loaded state of parameter ``p`` (``where`` names it) against the optimizer's
-    config for it: 8-bit (uint8 states, fp32 absmax per 256 elements, 256-entry
-    maps) or 32-bit (fp32 states), one or two states, ``copies`` (2 for AdEMAMix)
-    of state1."""
+    config for it: a step count, 8-bit (uint8 states, fp32 absmax per 256 elements,
+    256-entry maps) or 32-bit (fp32 states), one or two states, ``copies`` (2 for
+    AdEMAMix) of state1, and ``unorm_vec`` when max_unorm > 0."""
     n = p.numel()
 
     def fail(key, problem):
@@ -294,8 +294,8 @@ def check_optimizer_state(
         if t.dtype != dtype:
             fail(
                 key,
-                f"is {t.dtype} but this optimizer keeps {'8' if eight_bit else '32'}-bit states ({dtype}) for this "
-                "parameter (optim_bits / min_8bit_size / overrides): the state does not fit the optimizer's config",
+                f"is {t.dtype} but this optimizer's {'8' if eight_bit else '32'}-bit config for the parameter "
+                f"(optim_bits, min_8bit_size, overrides) needs {dtype}: the state does not fit the optimizer",
             )
         if t.numel() != numel:
             fail(
@@ -305,6 +305,13 @@ def check_optimizer_state(
             )
         return t
 
+    step = st.get("step")
+    if isinstance(step, torch.Tensor) and step.numel() == 1:
+        step = step.item()
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or not step >= 0:
+        fail("step", "is missing" if step is None else f"must be a count >= 0, got {step!r}")
+    if unorm:
+        tensor("unorm_vec", torch.float32, 1)
     names = ("state1", "state2") if two_states else ("state1",)
     for i, key in enumerate(names):
         tensor(key, torch.uint8 if eight_bit else torch.float32, copies * n if i == 0 else n)

@@ -199,7 +199,9 @@ def test_optimizer_state_of_the_wrong_dtype_names_key_and_parameter_and_changes_
     quant["state1"] = quant["state1"].float()  # became float32
     opt = _adam8bit(2)
     before = {k: v.clone() for k, v in opt.state[opt.param_groups[0]["params"][1]].items() if torch.is_tensor(v)}
-    with pytest.raises(ValueError, match=r"'state1' of parameter 1 .* is torch.float32 but this optimizer keeps 8-bit"):
+    with pytest.raises(
+        ValueError, match=r"'state1' of parameter 1 .* is torch.float32 but this optimizer's 8-bit config"
+    ):
         opt.load_state_dict(sd)
     after = opt.state[opt.param_groups[0]["params"][1]]
     assert all(torch.equal(v, after[k]) for k, v in before.items())
@@ -240,3 +242,11 @@ def test_ten_thousand_rejected_calls_do_not_leak():
     grown = _rss() - before
     print(f"RSS grew by {grown} bytes over 9000 calls")
     assert grown < 2**19, f"RSS grew by {grown / 2**20:.2f} MiB over 9000 calls"
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_matmul_4bit_with_the_wrong_feature_count_names_in_features(grad):
+    weight = bnb.nn.Params4bit(torch.randn(32, 64), quant_type="nf4").to("cpu")
+    x = torch.randn(2, 63, requires_grad=grad)
+    with pytest.raises(ValueError, match=r"the input has 63 features .* expects in_features=64"):
+        bnb.matmul_4bit(x, weight.t(), weight.quant_state)

@@ -327,17 +327,31 @@ def test_a_spoiled_8bit_checkpoint_raises_naming_field_and_parameter_or_loads_th
 # ---- optimizer states -------------------------------------------------------------------
 OPTIMIZERS = {
     "Adam8bit": lambda params: bnb.optim.Adam8bit(params, min_8bit_size=256),
+    "LAMB8bit (max_unorm)": lambda params: bnb.optim.LAMB8bit(params, min_8bit_size=256, max_unorm=1.0),
     "Adam": lambda params: bnb.optim.Adam(params),
     "Lion8bit": lambda params: bnb.optim.Lion8bit(params, min_8bit_size=256),
     "AdEMAMix8bit": lambda params: bnb.optim.AdEMAMix8bit(params, min_8bit_size=256),
 }
 STATE_KEYS = ("state1", "state2", "absmax1", "absmax2", "qmap1", "qmap2")
+NESTED = "__bnb_optimizer_quant_state__"
+
+
+def _in(st, key):
+    """The dict of a parameter's saved state that holds key (the nested quantization dict or the state)."""
+    return st[NESTED] if key in st.get(NESTED, {}) else st
+
+
+def _put(key, fn):
+    return lambda st: _in(st, key).__setitem__(key, fn(_in(st, key)[key]))
+
+
 OPT_SPOILERS = [
-    *[(k, "missing", lambda st, k=k: st.pop(k)) for k in STATE_KEYS],
-    *[(k, "truncated", lambda st, k=k: st.__setitem__(k, st[k].reshape(-1)[:-1])) for k in STATE_KEYS],
-    *[(k, "float32", lambda st, k=k: st.__setitem__(k, st[k].float())) for k in STATE_KEYS],
-    *[(k, "uint8", lambda st, k=k: st.__setitem__(k, st[k].to(torch.uint8))) for k in STATE_KEYS],
-    *[(k, "NaN", lambda st, k=k: st.__setitem__(k, _nan(st[k].float().clone()))) for k in ("absmax1", "qmap2")],
+    *[(k, "missing", lambda st, k=k: _in(st, k).pop(k)) for k in (*STATE_KEYS, "step", "unorm_vec")],
+    *[(k, "truncated", _put(k, lambda t: t.reshape(-1)[:-1])) for k in STATE_KEYS],
+    *[(k, "float32", _put(k, lambda t: t.float())) for k in STATE_KEYS],
+    *[(k, "uint8", _put(k, lambda t: t.to(torch.uint8))) for k in STATE_KEYS],
+    *[(k, "NaN", _put(k, lambda t: _nan(t.float().clone()))) for k in ("absmax1", "qmap2")],
+    *[("step", repr(v), _put("step", lambda _, v=v: v)) for v in (-1, "x", None)],
 ]
 
 
@@ -357,11 +371,10 @@ def _trained(name, seed):
 def test_a_spoiled_optimizer_state_raises_naming_key_and_parameter_or_steps_the_same(name, spoiler):
     _, source = _trained(name, seed=1)
     sd = source.state_dict()
-    quant = sd["state"][0].get("__bnb_optimizer_quant_state__", sd["state"][0])
-    if spoiler[0] not in quant:
+    if spoiler[0] not in _in(sd["state"][0], spoiler[0]):
         return
     spoiled = copy.deepcopy(sd)
-    spoiler[2](spoiled["state"][0].get("__bnb_optimizer_quant_state__", spoiled["state"][0]))
+    spoiler[2](spoiled["state"][0])
     params, target = _trained(name, seed=2)
     before = copy.deepcopy(target.state_dict())
     try:

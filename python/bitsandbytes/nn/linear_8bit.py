@@ -132,7 +132,6 @@ class Linear8bitLt(nn.Linear):
         if threshold > 0.0 and not has_fp16_weights:
             self.state.use_pool = True
         self.weight = Int8Params(self.weight.data, has_fp16_weights=has_fp16_weights, requires_grad=has_fp16_weights)
-        self._register_load_state_dict_pre_hook(Linear8bitLt._check_checkpoint, with_module=True)
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         super()._save_to_state_dict(destination, prefix, keep_vars)
@@ -144,7 +143,7 @@ class Linear8bitLt(nn.Linear):
     def _scb_target(self) -> torch.Tensor | None:
         return self.weight.SCB if self.weight.SCB is not None else self.state.SCB
 
-    def _check_checkpoint(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, errs):
+    def _check_checkpoint(self, state_dict, prefix) -> None:
         """Before anything of this layer is loaded: check weight_format, the weight's shape,
         SCB (present for an int8 weight, one finite scale per row) and the bias's shape;
         quantize a float weight for a layer that holds int8 weights."""
@@ -184,6 +183,7 @@ class Linear8bitLt(nn.Linear):
             )
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, errs):
+        self._check_checkpoint(state_dict, prefix)  # raises before anything changes
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, errs)
         key = prefix + "SCB"
         if key not in state_dict:

@@ -262,6 +262,7 @@ class Optimizer8bit(torch.optim.Optimizer):
             eight_bit=config["optim_bits"] == 8 and p.numel() >= config["min_8bit_size"],
             two_states=isinstance(self, Optimizer2State),
             copies=2 if getattr(self, "optimizer_name", "") == "ademamix" else 1,
+            unorm=config["max_unorm"] > 0.0,
         )
 
     # ---- stepping --------------------------------------------------------------
