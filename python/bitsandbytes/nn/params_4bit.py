@@ -13,8 +13,9 @@ from typing import Any
 
 import torch
 
+from .. import _validate
 from .. import functional as F
-from ..quant_state import QuantState
+from ..quant_state import QuantState, _parameter_name
 
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 
@@ -205,17 +206,12 @@ class Params4bit(torch.nn.Parameter):
         **kwargs: Any,
     ) -> Params4bit:
         """Wrap packed bytes ``data`` and their checkpoint quant-state entries
-        (any key prefix, packed or not) without re-quantizing."""
+        (any key prefix, packed or not) without re-quantizing. The state is checked
+        against ``data`` and, for a Linear-like ``module``, against its
+        ``(out_features, in_features)`` (bitsandbytes._validate.check_quant_state)."""
         state = QuantState.from_dict(qs_dict=quantized_stats, device=device)
-        n = 1
-        for d in state.shape:
-            n *= int(d)
-        nbytes = data.numel() * data.element_size()
-        if nbytes != (n + 1) // 2:
-            raise ValueError(
-                f"Params4bit.from_prequantized: the packed weight has {nbytes} bytes, but its quant_state "
-                f"(shape {tuple(state.shape)}) needs {(n + 1) // 2}"
-            )
+        name = _parameter_name(next(iter(quantized_stats), ""))
+        _validate.check_quant_state(state, name, packed=data, expected_shape=_validate.layer_shape(module))
         self = cls(
             data.to(device),
             requires_grad=requires_grad,

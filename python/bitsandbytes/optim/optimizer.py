@@ -23,8 +23,8 @@ from itertools import chain
 
 import torch
 
+from .. import _validate, paging
 from .. import functional as F
-from .. import paging
 from . import _sharded
 
 #: State entries that are moved between devices but never cast (and nested in state_dict).
@@ -226,6 +226,9 @@ class Optimizer8bit(torch.optim.Optimizer):
                 return type(value)(cast(param, v) for v in value)
             return value
 
+        # every state is checked before anything changes: a rejected state dict leaves the optimizer as it was
+        self.check_overrides()
+        position = {id(p): (gi, pi) for gi, g in enumerate(groups) for pi, p in enumerate(g["params"])}
         state = defaultdict(dict)
         for k, v in state_dict["state"].items():
             if k not in id_map:
@@ -238,9 +241,11 @@ class Optimizer8bit(torch.optim.Optimizer):
                 v.update(nested)
             v = _sharded.import_state(v, param)  # DTensor states, per-element absmax
             v = cast(_sharded.local(param), v)
-            self._check_loaded_state(_sharded.local(param), v, k)
-            self._param_dtypes[id(param)] = param.dtype
+            self._check_loaded_state(_sharded.local(param), v, k, position[id(param)])
             state[param] = v
+        for param in state:
+            if isinstance(param, torch.Tensor):
+                self._param_dtypes[id(param)] = param.dtype
 
         def update_group(group, new_group):
             new_group["params"] = group["params"]
@@ -249,27 +254,22 @@ class Optimizer8bit(torch.optim.Optimizer):
         param_groups = [update_group(g, ng) for g, ng in zip(groups, saved_groups)]
         self.__setstate__({"state": state, "param_groups": param_groups})
 
-    def _check_loaded_state(self, p: torch.Tensor, st: dict, index) -> None:
-        s1 = st.get("state1")
-        if s1 is None:
+    def _check_loaded_state(self, p: torch.Tensor, st: dict, index, position: tuple[int, int]) -> None:
+        """The loaded state of p against this optimizer's config for it (bitsandbytes._validate).
+        An empty state (a parameter that never stepped) is left to the first step."""
+        if not st:
             return
-        copies = 2 if getattr(self, "optimizer_name", "") == "ademamix" else 1
-        for key, want in (("state1", copies * p.numel()), ("state2", p.numel())):
-            s = st.get(key)
-            if s is not None and s.numel() != want:
-                raise ValueError(
-                    f"optimizer state {key!r} of parameter {index} has shape {tuple(s.shape)} ({s.numel()} elements) "
-                    f"but the parameter has shape {tuple(p.shape)}, which needs {want}: the state does not belong "
-                    "to this parameter"
-                )
-        if s1.dtype == torch.uint8:
-            blocks = math.ceil(p.numel() / 256)
-            for key, want in (("absmax1", copies * blocks), ("absmax2", blocks)):
-                a = st.get(key)
-                if a is not None and a.numel() != want:
-                    raise ValueError(
-                        f"optimizer state {key!r} of parameter {index} has {a.numel()} entries, expected {want}"
-                    )
+        gi, pi = position
+        config = self.get_config(gi, pi, self.param_groups[gi])
+        _validate.check_optimizer_state(
+            p,
+            st,
+            f"parameter {index} (group {gi}, position {pi}, shape {tuple(p.shape)})",
+            eight_bit=config["optim_bits"] == 8 and p.numel() >= config["min_8bit_size"],
+            two_states=isinstance(self, Optimizer2State),
+            copies=2 if getattr(self, "optimizer_name", "") == "ademamix" else 1,
+            unorm=config["max_unorm"] > 0.0,
+        )
 
     # ---- stepping --------------------------------------------------------------
     def to_gpu(self) -> None:
@@ -338,6 +338,11 @@ class Optimizer8bit(torch.optim.Optimizer):
             raise RuntimeError(
                 f"{type(self).__name__} does not support sparse gradients (parameter {index} has a {g.layout} "
                 "gradient); use a dense gradient, e.g. nn.Embedding(sparse=False)"
+            )
+        if p.device.type == "meta":
+            raise RuntimeError(
+                f"{type(self).__name__}: parameter {index} is on the meta device (it has no data to update); "
+                "load or materialize the model's weights before stepping"
             )
         st = self.state.get(p)
         if not st or "state1" not in st:
