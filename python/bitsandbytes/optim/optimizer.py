@@ -241,7 +241,7 @@ class Optimizer8bit(torch.optim.Optimizer):
                 v.update(nested)
             v = _sharded.import_state(v, param)  # DTensor states, per-element absmax
             v = cast(_sharded.local(param), v)
-            self._check_loaded_state(_sharded.local(param), v, k, position[id(param)])
+            self._check_loaded_state(param, v, k, position[id(param)])
             state[param] = v
         for param in state:
             if isinstance(param, torch.Tensor):
@@ -261,8 +261,10 @@ class Optimizer8bit(torch.optim.Optimizer):
             return
         gi, pi = position
         config = self.get_config(gi, pi, self.param_groups[gi])
+        # 8-bit or not is decided by the whole parameter's size (the same on any number of
+        # ranks); the state's sizes are those of the local shard
         _validate.check_optimizer_state(
-            p,
+            _sharded.local(p),
             st,
             f"parameter {index} (group {gi}, position {pi}, shape {tuple(p.shape)})",
             eight_bit=config["optim_bits"] == 8 and p.numel() >= config["min_8bit_size"],
