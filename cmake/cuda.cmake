@@ -1,7 +1,7 @@
 # The CUDA backend: find the toolkit, check it against torch's CUDA, choose the
-# architectures and build the torch-free kernels (target bnb_kernels_cuda).
-# In:  BNB_CUDA (AUTO, ON, OFF), BNB_CUDA_ARCHS, BNB_GPU_KERNELS, BNB_TORCH_CUDA_VERSION
-# Out: BNB_WITH_CUDA, BNB_CUDA_ARCHS_BUILT, BNB_CUDA_RUNTIME_DIR
+# architectures and enable the CUDA language (CMakeLists.txt adds the kernels).
+# In:  BNB_CUDA (AUTO, ON, OFF), BNB_CUDA_ARCHS, BNB_TORCH_CUDA_VERSION
+# Out: BNB_WITH_CUDA, BNB_CUDA_ARCHS_BUILT, BNB_CUDA_RUNTIME_DIR, CUDA::cudart
 
 set(BNB_WITH_CUDA OFF)
 if(BNB_CUDA STREQUAL "OFF")
@@ -21,7 +21,7 @@ macro(_bnb_no_cuda why)
   return()
 endmacro()
 
-if(BNB_TORCH AND BNB_TORCH_CUDA_VERSION STREQUAL "")
+if(BNB_TORCH AND "${BNB_TORCH_CUDA_VERSION}" STREQUAL "")
   if(BNB_CUDA STREQUAL "ON")
     message(FATAL_ERROR "bitsandbytes: BNB_CUDA=ON, but the installed torch ${BNB_TORCH_VERSION} has no CUDA "
                         "support (a CPU or ROCm build); install a CUDA build of torch")
@@ -133,10 +133,5 @@ find_package(CUDAToolkit REQUIRED)
 message(STATUS "bitsandbytes: CUDA ${CMAKE_CUDA_COMPILER_VERSION} at ${_root} (from ${_from}), "
                "architectures ${CMAKE_CUDA_ARCHITECTURES}")
 
-add_library(bnb_kernels_cuda STATIC ${BNB_GPU_KERNELS})
-target_include_directories(bnb_kernels_cuda PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/csrc)
-# Every rounding in the kernels is explicit: no fma contraction, IEEE division.
-target_compile_options(bnb_kernels_cuda PRIVATE --fmad=false -prec-div=true -O3 -Xcompiler=-fPIC)
-target_link_libraries(bnb_kernels_cuda PUBLIC CUDA::cudart)
 set(BNB_CUDA_RUNTIME_DIR "${CUDAToolkit_LIBRARY_DIR}")
 set(BNB_WITH_CUDA ON)

@@ -34,7 +34,7 @@ inline Error malloc_managed(void** p, size_t n) { return hipMallocManaged(p, n, 
 inline Error free(void* p) { return hipFree(p); }
 inline bool concurrent_managed_access(int dev) {
   int v = 0;
-  hipDeviceGetAttribute(&v, hipDeviceAttributeConcurrentManagedAccess, dev);
+  (void)hipDeviceGetAttribute(&v, hipDeviceAttributeConcurrentManagedAccess, dev);
   return v != 0;
 }
 inline Error prefetch(void* p, size_t n, int device) {  // device -1: the host
@@ -50,7 +50,7 @@ inline Error malloc_managed(void** p, size_t n) { return cudaMallocManaged(p, n,
 inline Error free(void* p) { return cudaFree(p); }
 inline bool concurrent_managed_access(int dev) {
   int v = 0;
-  cudaDeviceGetAttribute(&v, cudaDevAttrConcurrentManagedAccess, dev);
+  (void)cudaDeviceGetAttribute(&v, cudaDevAttrConcurrentManagedAccess, dev);
   return v != 0;
 }
 inline Error prefetch(void* p, size_t n, int device) {  // device -1: the host
@@ -74,10 +74,10 @@ struct ManagedBuffer {
   int device = 0;
   ManagedBuffer(size_t nbytes, int dev) : bytes(nbytes), device(dev) {
     int old = 0;
-    rt::get_device(&old);
-    rt::set_device(dev);
+    (void)rt::get_device(&old);
+    (void)rt::set_device(dev);
     const rt::Error e = rt::malloc_managed(&ptr, nbytes);
-    rt::set_device(old);
+    (void)rt::set_device(old);
     if (e != rt::kSuccess) {
       ptr = nullptr;
       throw std::runtime_error(std::string("bitsandbytes.get_paged: managed allocation of ") + std::to_string(nbytes) +
@@ -85,7 +85,7 @@ struct ManagedBuffer {
     }
   }
   ~ManagedBuffer() {
-    if (ptr) rt::free(ptr);
+    if (ptr) (void)rt::free(ptr);
   }
   ManagedBuffer(const ManagedBuffer&) = delete;
   ManagedBuffer& operator=(const ManagedBuffer&) = delete;
@@ -95,7 +95,7 @@ struct ManagedBuffer {
 // stream, when the device supports concurrent managed access. Returns whether it did.
 bool prefetch_managed(uintptr_t ptr, size_t bytes, int device) {
   int dev = device;
-  if (dev < 0) rt::get_device(&dev);
+  if (dev < 0) (void)rt::get_device(&dev);
   if (!rt::concurrent_managed_access(dev)) return false;
   const rt::Error e = rt::prefetch(reinterpret_cast<void*>(ptr), bytes, device);
   if (e != rt::kSuccess) throw std::runtime_error(std::string("bitsandbytes.prefetch_tensor: ") + rt::error_string(e));

@@ -74,7 +74,7 @@ def test_report_says_when_a_gpu_backend_has_no_device(monkeypatch, capsys):
     from bitsandbytes import __main__ as main
     from bitsandbytes import cextension
 
-    info = {**cextension._C.build_info(), "cuda": True, "gpu_archs": "80;90", "gpu_toolkit": "CUDA 13.0"}
+    info = {**cextension._C.build_info(), "cuda": True, "gpu_archs": "80,90", "gpu_toolkit": "CUDA 13.0"}
     monkeypatch.setattr(cextension._C, "build_info", lambda: info)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert main.report() == 0
