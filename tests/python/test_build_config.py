@@ -36,11 +36,16 @@ def _fake_torch(tmp_path, cuda=None, hip=None):
     return str(tmp_path / "site")
 
 
-def _fake_nvcc(tmp_path, release):
+def _fake_nvcc(tmp_path, release, archs=(75, 80, 86, 89, 90, 100, 120)):
     root = tmp_path / f"cuda-{release}"
     (root / "bin").mkdir(parents=True)
     (root / "nvvm").mkdir()
-    _script(root / "bin" / "nvcc", f"echo 'Cuda compilation tools, release {release}, V{release}.1'\n")
+    listing = " ".join(f"compute_{a}" for a in archs)
+    _script(
+        root / "bin" / "nvcc",
+        f'if [ "$1" = --list-gpu-arch ]; then echo {listing}; exit 0; fi\n'
+        f"echo 'Cuda compilation tools, release {release}, V{release}.1'\n",
+    )
     return root
 
 
@@ -96,6 +101,14 @@ def test_mismatched_toolkit_from_cuda_home_is_an_error_when_cuda_is_asked_for(tm
     assert r.returncode != 0
     assert "BNB_CUDA=ON, but the CUDA toolkit at" in out
     assert "(from the environment variable CUDA_HOME) is CUDA 12.4" in out
+
+
+def test_an_architecture_the_toolkit_cannot_build_is_named(tmp_path):
+    # CUDA 13 dropped sm_70 (Volta); asking for it is an error that lists what it can build
+    root = _fake_nvcc(tmp_path, "13.0")
+    r, out = _configure(tmp_path, _fake_torch(tmp_path, cuda="13.0"), [root / "bin"], None, "-DBNB_CUDA_ARCHS=70;90")
+    assert r.returncode != 0
+    assert "BNB_CUDA_ARCHS=70;90: CUDA 13.0 cannot build 70 (it builds 75;80;86;89;90;100;120)" in out
 
 
 def test_cpu_torch_with_cuda_asked_for_is_an_error(tmp_path):
