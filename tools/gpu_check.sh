@@ -5,12 +5,13 @@
 # under a timeout inside an overall budget (default 450 s), so the whole check
 # stays under 8 minutes.
 #
-#   tools/gpu_check.sh [--out DIR] [--python PY] [--arch 90] [--budget SECONDS] [--dry-run]
+#   tools/gpu_check.sh [--out DIR] [--python PY] [--arch 90] [--budget SECONDS] [--build-timeout SECONDS] [--dry-run]
 #
 #   --out      where report.md and the logs go (default: $OUT, else build/gpu_check)
 #   --python   the Python whose torch (a CUDA build) to build against
 #              (default: $PYTHON, else /opt/torch/.venv/bin/python3 if present, else python3)
 #   --arch     CUDA architecture (default: nvidia-smi's compute capability, else torch's)
+#   --budget, --build-timeout   seconds for everything (450) and for the build (300)
 #   --dry-run  no GPU needed: build (arch 90 unless given) and run the same steps; GPU
 #              tests skip themselves. For trying the script on a machine without a GPU.
 set -uo pipefail
@@ -20,6 +21,7 @@ OUT_DIR="${OUT:-$ROOT/build/gpu_check}"
 PY="${PYTHON:-}"
 ARCH=""
 BUDGET=450
+BUILD_TIMEOUT=300
 DRY=0
 while (($#)); do
   case "$1" in
@@ -27,8 +29,9 @@ while (($#)); do
     --python) PY="$2"; shift 2 ;;
     --arch) ARCH="$2"; shift 2 ;;
     --budget) BUDGET="$2"; shift 2 ;;
+    --build-timeout) BUILD_TIMEOUT="$2"; shift 2 ;;
     --dry-run) DRY=1; shift ;;
-    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "gpu_check.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -38,6 +41,7 @@ fi
 mkdir -p "$OUT_DIR"
 REPORT="$OUT_DIR/report.md"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/bnb_gpu_check.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
 START=$SECONDS
 step() { printf '\n== %s (%s, %ds elapsed)\n' "$1" "$(date +%T)" "$((SECONDS - START))"; }
 # left SECONDS: what remains of the budget, capped at $1
@@ -76,7 +80,7 @@ step "build (CUDA, sm_$ARCH)"
 : >"$OUT_DIR/build.log"
 export PYTHONPATH="$WORK/site"
 t0=$SECONDS
-CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" timeout "$(left 300)" "$PY" -m pip install -v --no-build-isolation --no-deps \
+CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" timeout "$(left "$BUILD_TIMEOUT")" "$PY" -m pip install -v --no-build-isolation --no-deps \
   --no-index --target "$WORK/site" -C build-dir="$WORK/build" -C cmake.define.BNB_CUDA=ON -C cmake.define.BNB_CUDA_ARCHS="$ARCH" . \
   >>"$OUT_DIR/build.log" 2>&1
 rc=$?
@@ -153,5 +157,4 @@ fi
 say ""
 say "Total: $((SECONDS - START))s; result: $( ((FAILED)) && echo FAILED || echo passed)"
 cat "$REPORT"
-rm -rf "$WORK"
 exit "$FAILED"
