@@ -5,7 +5,7 @@
 # under a timeout inside an overall budget (default 450 s), so the whole check
 # stays under 8 minutes.
 #
-#   tools/gpu_check.sh [--out DIR] [--python PY] [--arch 90] [--budget SECONDS] [--build-timeout SECONDS] [--dry-run]
+#   tools/gpu_check.sh [--out DIR] [--python PY] [--arch 90] [--budget SECONDS] [--build-timeout SECONDS] [--dry-run] [--no-build]
 #
 #   --out      where report.md and the logs go (default: $OUT, else build/gpu_check)
 #   --python   the Python whose torch (a CUDA build) to build against
@@ -14,6 +14,7 @@
 #   --budget, --build-timeout   seconds for everything (450) and for the build (300)
 #   --dry-run  no GPU needed: build (arch 90 unless given) and run the same steps; GPU
 #              tests skip themselves. For trying the script on a machine without a GPU.
+#   --no-build test the bitsandbytes that --python already imports (a GPU build)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -23,6 +24,7 @@ ARCH=""
 BUDGET=450
 BUILD_TIMEOUT=300
 DRY=0
+NO_BUILD=0
 while (($#)); do
   case "$1" in
     --out) OUT_DIR="$2"; shift 2 ;;
@@ -31,7 +33,8 @@ while (($#)); do
     --budget) BUDGET="$2"; shift 2 ;;
     --build-timeout) BUILD_TIMEOUT="$2"; shift 2 ;;
     --dry-run) DRY=1; shift ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    --no-build) NO_BUILD=1; shift ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "gpu_check.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -74,23 +77,27 @@ say "- device: $GPU (sm_$ARCH)"
 say "- torch: $TORCH ($PY); nvcc: ${NVCC:-not found}; commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 say "- machine: $(nproc) cores; budget ${BUDGET}s"
 
-step "build (CUDA, sm_$ARCH)"
-# Installed into a throwaway folder put first on PYTHONPATH: the machine's own
-# environment (torch, scikit-build-core, pytest) is used and never changed.
-: >"$OUT_DIR/build.log"
-export PYTHONPATH="$WORK/site"
-t0=$SECONDS
-CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" timeout "$(left "$BUILD_TIMEOUT")" "$PY" -m pip install -v --no-build-isolation --no-deps \
-  --no-index --target "$WORK/site" -C build-dir="$WORK/build" -C cmake.define.BNB_CUDA=ON -C cmake.define.BNB_CUDA_ARCHS="$ARCH" . \
-  >>"$OUT_DIR/build.log" 2>&1
-rc=$?
-BUILD_S=$((SECONDS - t0))
-if ((rc != 0)); then
-  say "- build: FAILED (exit $rc after ${BUILD_S}s; build.log)"
-  tail -n 40 "$OUT_DIR/build.log"
-  exit 1
+if ((NO_BUILD)); then
+  say "- build: skipped (--no-build)"
+else
+  step "build (CUDA, sm_$ARCH)"
+  # Installed into a throwaway folder put first on PYTHONPATH: the machine's own
+  # environment (torch, scikit-build-core, pytest) is used and never changed.
+  : >"$OUT_DIR/build.log"
+  export PYTHONPATH="$WORK/site"
+  t0=$SECONDS
+  CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" timeout "$(left "$BUILD_TIMEOUT")" "$PY" -m pip install -v --no-build-isolation --no-deps \
+    --no-index --target "$WORK/site" -C build-dir="$WORK/build" -C cmake.define.BNB_CUDA=ON -C cmake.define.BNB_CUDA_ARCHS="$ARCH" . \
+    >>"$OUT_DIR/build.log" 2>&1
+  rc=$?
+  BUILD_S=$((SECONDS - t0))
+  if ((rc != 0)); then
+    say "- build: FAILED (exit $rc after ${BUILD_S}s; build.log)"
+    tail -n 40 "$OUT_DIR/build.log"
+    exit 1
+  fi
+  say "- build: ${BUILD_S}s"
 fi
-say "- build: ${BUILD_S}s"
 (cd "$WORK" && timeout 60 "$PY" -m bitsandbytes) >"$OUT_DIR/diagnostics.txt" 2>&1
 sed -n '/backends compiled in/,/GPU visible/p' "$OUT_DIR/diagnostics.txt" | sed 's/^ */  - /' | tee -a "$REPORT"
 
