@@ -9,7 +9,7 @@
 namespace bnb::ops {
 
 at::Tensor int8_linear_matmul_cuda(const at::Tensor& A, const at::Tensor& B) {
-  const c10::cuda::CUDAGuard guard(A.device());
+  const bnb::gpu::DeviceGuard guard(A.device());
   const PreparedInt8Gemm p =
       prepare_int8_gemm("int8_linear_matmul", A, B, false, nullptr, nullptr, nullptr, std::nullopt, std::nullopt);
   gpu::check_launch("int8_linear_matmul", gpu::launch_int8_gemm(p.args, gpu::current_stream(A)));
@@ -17,7 +17,7 @@ at::Tensor int8_linear_matmul_cuda(const at::Tensor& A, const at::Tensor& B) {
 }
 
 void int8_linear_matmul_out_cuda(const at::Tensor& A, const at::Tensor& B, const at::Tensor& out) {
-  const c10::cuda::CUDAGuard guard(A.device());
+  const bnb::gpu::DeviceGuard guard(A.device());
   const PreparedInt8Gemm p =
       prepare_int8_gemm("int8_linear_matmul", A, B, false, &out, nullptr, nullptr, std::nullopt, std::nullopt);
   gpu::check_launch("int8_linear_matmul", gpu::launch_int8_gemm(p.args, gpu::current_stream(A)));
@@ -25,7 +25,7 @@ void int8_linear_matmul_out_cuda(const at::Tensor& A, const at::Tensor& B, const
 
 at::Tensor int8_mm_dequant_cuda(const at::Tensor& A, const at::Tensor& row_stats, const at::Tensor& col_stats,
                                 std::optional<at::ScalarType> dtype, const std::optional<at::Tensor>& bias) {
-  const c10::cuda::CUDAGuard guard(A.device());
+  const bnb::gpu::DeviceGuard guard(A.device());
   const PreparedInt8MmDequant p = prepare_int8_mm_dequant(A, row_stats, col_stats, dtype, bias);
   gpu::check_launch("int8_mm_dequant", gpu::launch_int8_mm_dequant(p.args, gpu::current_stream(A)));
   return p.out;
@@ -34,7 +34,7 @@ at::Tensor int8_mm_dequant_cuda(const at::Tensor& A, const at::Tensor& row_stats
 at::Tensor int8_scaled_mm_cuda(const at::Tensor& A, const at::Tensor& B, const at::Tensor& row_stats,
                                const at::Tensor& col_stats, const std::optional<at::Tensor>& bias,
                                std::optional<at::ScalarType> dtype) {
-  const c10::cuda::CUDAGuard guard(A.device());
+  const bnb::gpu::DeviceGuard guard(A.device());
   const PreparedInt8Gemm p =
       prepare_int8_gemm("int8_scaled_mm", A, B, true, nullptr, &row_stats, &col_stats, bias, dtype);
   gpu::check_launch("int8_scaled_mm", gpu::launch_int8_gemm(p.args, gpu::current_stream(A)));
@@ -44,7 +44,7 @@ at::Tensor int8_scaled_mm_cuda(const at::Tensor& A, const at::Tensor& B, const a
 std::tuple<at::Tensor, std::optional<at::Tensor>> int8_mixed_scaled_mm_cuda(
     const at::Tensor& A, const at::Tensor& CA, const at::Tensor& CB, const at::Tensor& SCA, const at::Tensor& SCB,
     const std::optional<at::Tensor>& outlier_cols, const std::optional<at::Tensor>& bias) {
-  const c10::cuda::CUDAGuard guard(A.device());
+  const bnb::gpu::DeviceGuard guard(A.device());
   return int8_mixed_scaled_mm_common(A, CA, CB, SCA, SCB, outlier_cols, bias);
 }
 

@@ -64,3 +64,20 @@ def test_import_survives_a_broken_native_library(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert "ERR bitsandbytes: this operation needs the native library, which failed to load" in r.stdout
+
+
+def test_report_says_when_a_gpu_backend_has_no_device(monkeypatch, capsys):
+    # a CUDA build on a machine without a GPU (what CI's CUDA-torch build is): the report
+    # names the backend and says torch sees no device, instead of listing only the backends
+    import torch
+
+    from bitsandbytes import __main__ as main
+    from bitsandbytes import cextension
+
+    info = {**cextension._C.build_info(), "cuda": True, "gpu_archs": "80,90", "gpu_toolkit": "CUDA 13.0"}
+    monkeypatch.setattr(cextension._C, "build_info", lambda: info)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main.report() == 0
+    out = capsys.readouterr().out
+    assert "backends compiled in: cpu, cuda" in out
+    assert "GPU visible:          none: CUDA is compiled in, but torch sees no CUDA device" in out
