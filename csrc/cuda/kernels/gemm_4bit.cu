@@ -62,12 +62,13 @@ __global__ void gemv_kernel(Gemm4bitArgs a, Code16 table) {
   load_code(a, table, code);
   const int lane = threadIdx.x % kGroup;
   const int64_t n = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kGroup;
-  if (n >= a.N) return;
+  // No early return: every lane reaches group_sum (on the HIP CPU runtime a shuffle is a block barrier).
+  const bool live = n < a.N;
   const T* A = static_cast<const T*>(a.A);
   const uint8_t* row = a.B + n * a.K / 2;
   float acc[MR];
   for (int m = 0; m < MR; ++m) acc[m] = 0.0f;
-  for (int64_t k0 = static_cast<int64_t>(lane) * 32; k0 < a.K; k0 += kGroup * 32) {
+  for (int64_t k0 = static_cast<int64_t>(lane) * 32; live && k0 < a.K; k0 += kGroup * 32) {
     const uint4 v = *reinterpret_cast<const uint4*>(row + k0 / 2);
     const float s = block_scale(a, (n * a.K + k0) / a.blocksize);
     const uint32_t words[4] = {v.x, v.y, v.z, v.w};
@@ -91,7 +92,7 @@ __global__ void gemv_kernel(Gemm4bitArgs a, Code16 table) {
   }
   for (int m = 0; m < MR; ++m) {
     const float total = group_sum(acc[m]);
-    if (lane == 0) {
+    if (live && lane == 0) {
       const float bias = a.bias != nullptr ? a.bias[n] : 0.0f;
       static_cast<T*>(a.out)[m * a.N + n] = from_f32<T>(total + bias);
     }
@@ -155,13 +156,13 @@ const char* launch_gemm_4bit(const Gemm4bitArgs& a, void* stream) {
     if (gemm_4bit_uses_gemv(a)) {
       const unsigned int blocks = static_cast<unsigned int>((a.N + kRowsPerBlock - 1) / kRowsPerBlock);
       switch (a.M) {
-        case 1: gemv_kernel<T, 1><<<blocks, kThreads, 0, s>>>(a, table); break;
-        case 2: gemv_kernel<T, 2><<<blocks, kThreads, 0, s>>>(a, table); break;
-        case 3: gemv_kernel<T, 3><<<blocks, kThreads, 0, s>>>(a, table); break;
-        default: gemv_kernel<T, 4><<<blocks, kThreads, 0, s>>>(a, table); break;
+        case 1: launch(gemv_kernel<T, 1>, blocks, kThreads, 0, s, a, table); break;
+        case 2: launch(gemv_kernel<T, 2>, blocks, kThreads, 0, s, a, table); break;
+        case 3: launch(gemv_kernel<T, 3>, blocks, kThreads, 0, s, a, table); break;
+        default: launch(gemv_kernel<T, 4>, blocks, kThreads, 0, s, a, table); break;
       }
     } else {
-      naive_kernel<T><<<grid_for(a.M * a.N), kThreads, 0, s>>>(a, table);
+      launch(naive_kernel<T>, grid_for(a.M * a.N), kThreads, 0, s, a, table);
     }
   });
   return launch_status();
@@ -172,8 +173,8 @@ const char* launch_dequantize_4bit_weight(const Gemm4bitArgs& a, void* w, void* 
   const Code16 table = host_table(a);
   dispatch_dtype(a.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    dequantize_weight_kernel<T><<<grid_for((a.N * a.K + 1) / 2), kThreads, 0, static_cast<gpuStream_t>(stream)>>>(
-        a, table, static_cast<T*>(w));
+    launch(dequantize_weight_kernel<T>, grid_for((a.N * a.K + 1) / 2), kThreads, 0, static_cast<gpuStream_t>(stream), a,
+           table, static_cast<T*>(w));
   });
   return launch_status();
 }

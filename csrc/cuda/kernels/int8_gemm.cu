@@ -86,11 +86,11 @@ const char* launch_int8_gemm(const Int8GemmArgs& a, void* stream) {
   const dim3 grid(static_cast<unsigned int>(gx), static_cast<unsigned int>(gy));
   const gpuStream_t s = static_cast<gpuStream_t>(stream);
   if (a.out_i32) {
-    int8_gemm_kernel<float, false><<<grid, 256, 0, s>>>(a);
+    launch(int8_gemm_kernel<float, false>, grid, 256, 0, s, a);
   } else {
     dispatch_dtype(a.dtype, [&](auto tag) {
       using T = typename decltype(tag)::type;
-      int8_gemm_kernel<T, true><<<grid, 256, 0, s>>>(a);
+      launch(int8_gemm_kernel<T, true>, grid, 256, 0, s, a);
     });
   }
   return launch_status();
