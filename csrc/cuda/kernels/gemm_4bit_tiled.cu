@@ -21,8 +21,8 @@ constexpr int kTile = 64;  // batch rows, weight rows and K per step
 template <typename T>
 __global__ void __launch_bounds__(256) tiled_kernel(const Gemm4bitArgs a, const Code16 table, const int bs_shift) {
   __shared__ float code[16];
-  __shared__ __align__(16) float As[kTile][kTile];  // [k][m]
-  __shared__ __align__(16) float Ws[kTile][kTile];  // [k][n]
+  alignas(16) __shared__ float As[kTile][kTile];  // [k][m]
+  alignas(16) __shared__ float Ws[kTile][kTile];  // [k][n]
   store_code(code, a.code, table);
   const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
   const int64_t m0 = static_cast<int64_t>(blockIdx.y) * kTile, n0 = static_cast<int64_t>(blockIdx.x) * kTile;
