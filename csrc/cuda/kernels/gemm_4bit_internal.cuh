@@ -2,8 +2,9 @@
 // of the fused batched kernels, which gemv_4bit.cu's launch_gemm_4bit dispatches to.
 #pragma once
 
+#include "matmul.cuh"  // first: the GPU runtime headers before common/half.h
+
 #include "gemm_4bit_launchers.h"
-#include "matmul.cuh"
 
 namespace bnb::gpu {
 

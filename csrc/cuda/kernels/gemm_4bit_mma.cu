@@ -98,15 +98,16 @@ __device__ __forceinline__ uint32_t word_of(const uint4& v, int q) {
 
 template <int MT, int NT, int KG>
 struct MmaConfig {
-  static constexpr int kNG = kWarps / KG;          // weight-row groups per block
-  static constexpr int kRows = 16 * MT;            // batch rows per block
-  static constexpr int kCols = kNG * NT * 8;       // weight rows per block
-  static constexpr int kAcc = MT * NT * 4;         // accumulators per lane
+  static constexpr int kNG = kWarps / KG;                  // weight-row groups per block
+  static constexpr int kRows = 16 * MT;                    // batch rows per block
+  static constexpr int kCols = kNG * NT * 8;               // weight rows per block
+  static constexpr int kAcc = MT * NT * 4;                 // accumulators per lane
   static constexpr int kRed = (KG - 1) * kNG * kAcc * 32;  // floats to reduce across K-slices
 };
 
 template <typename T, int MT, int NT, int KG>
-__global__ void __launch_bounds__(kWarps * 32) mma_kernel(const Gemm4bitArgs a, const Code16 table, const int bs_shift) {
+__global__ void __launch_bounds__(kWarps * 32)
+    mma_kernel(const Gemm4bitArgs a, const Code16 table, const int bs_shift) {
   using C = MmaConfig<MT, NT, KG>;
   __shared__ float code[16];
   __shared__ float red[C::kRed > 0 ? C::kRed : 1];
@@ -127,7 +128,7 @@ __global__ void __launch_bounds__(kWarps * 32) mma_kernel(const Gemm4bitArgs a, 
   const T* A = static_cast<const T*>(a.A);
 
   // The NT weight chunks (and their scales) of chunk c for this lane; zero past the edges.
-  const auto load_weights = [&](int64_t c, uint4 (&w)[NT], float (&s)[NT]) {
+  const auto load_weights = [&](int64_t c, uint4(&w)[NT], float (&s)[NT]) {
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
       const int64_t n = nw + nt * 8 + g;
@@ -201,7 +202,8 @@ __global__ void __launch_bounds__(kWarps * 32) mma_kernel(const Gemm4bitArgs a, 
         int e = 0;
         for (int mt = 0; mt < MT; ++mt)
           for (int nt = 0; nt < NT; ++nt)
-            for (int i = 0; i < 4; ++i, ++e) acc[mt][nt][i] += red[(((sl - 1) * C::kNG + ng) * C::kAcc + e) * 32 + lane];
+            for (int i = 0; i < 4; ++i, ++e)
+              acc[mt][nt][i] += red[(((sl - 1) * C::kNG + ng) * C::kAcc + e) * 32 + lane];
       }
     }
   }
@@ -221,8 +223,8 @@ const char* launch_config(const Gemm4bitArgs& a, gpuStream_t s) {
   using C = MmaConfig<MT, NT, KG>;
   const int64_t gx = (a.N + C::kCols - 1) / C::kCols, gy = (a.M + C::kRows - 1) / C::kRows;
   if (gy > 65535 || gx > 0x7FFFFFFF) return "gemm_4bit: matrix too large for one launch";
-  launch(mma_kernel<T, MT, NT, KG>, dim3(static_cast<unsigned int>(gx), static_cast<unsigned int>(gy)), kWarps * 32,
-         0, s, a, code16(a.quant_type), log2_blocksize(a.blocksize));
+  launch(mma_kernel<T, MT, NT, KG>, dim3(static_cast<unsigned int>(gx), static_cast<unsigned int>(gy)), kWarps * 32, 0,
+         s, a, code16(a.quant_type), log2_blocksize(a.blocksize));
   return nullptr;
 }
 

@@ -117,7 +117,8 @@ __global__ void dequantize_weight_kernel(const Gemm4bitArgs a, const Code16 tabl
     } else {
       for (int64_t e = e0; e < e0 + 32 && e < n; ++e) {
         const uint8_t byte = a.B[e / 2];
-        w[e] = from_float<T>(mul_rn(code[(e & 1) ? low_nibble(byte) : high_nibble(byte)], block_scale(a, e >> bs_shift)));
+        w[e] =
+            from_float<T>(mul_rn(code[(e & 1) ? low_nibble(byte) : high_nibble(byte)], block_scale(a, e >> bs_shift)));
       }
     }
   }

@@ -26,7 +26,8 @@ __device__ __forceinline__ uint32_t word_of(const uint4& v, int q) {
 }
 
 template <typename T, int MR, int R>
-__global__ void __launch_bounds__(kGemvThreads) gemv_kernel(const Gemm4bitArgs a, const Code16 table, const int bs_shift) {
+__global__ void __launch_bounds__(kGemvThreads)
+    gemv_kernel(const Gemm4bitArgs a, const Code16 table, const int bs_shift) {
   constexpr int U = 8 / R;  // chunks of each row in flight
   __shared__ float code[16];
   store_code(code, a.code, table);

@@ -12,8 +12,9 @@
 //    through shared memory (16-byte loads when K % 16 == 0, byte loads
 //    otherwise), a 4 x 4 register tile of dot products per thread.
 // The rescale rounds exactly as the CPU kernels do (int8_rescale).
+#include "matmul.cuh"  // first: the GPU runtime headers before common/half.h
+
 #include "int8_launchers.h"
-#include "matmul.cuh"
 
 namespace bnb::gpu {
 namespace {
@@ -97,9 +98,8 @@ __global__ void __launch_bounds__(256) tile_kernel(const Int8GemmArgs a) {
       const int r = (threadIdx.x % 128) / 2, half = threadIdx.x % 2;
       const int64_t row = (is_b ? n0 : m0) + r, k = k0 + 16 * half;
       int4 v = make_int4(0, 0, 0, 0);
-      if (row < (is_b ? a.N : a.M) && k < a.K)
-        v = *reinterpret_cast<const int4*>((is_b ? a.B : a.A) + row * a.K + k);
-      int(*dst)[kWords + 1] = is_b ? Bs : As;
+      if (row < (is_b ? a.N : a.M) && k < a.K) v = *reinterpret_cast<const int4*>((is_b ? a.B : a.A) + row * a.K + k);
+      int (*dst)[kWords + 1] = is_b ? Bs : As;
       dst[r][4 * half] = v.x, dst[r][4 * half + 1] = v.y, dst[r][4 * half + 2] = v.z, dst[r][4 * half + 3] = v.w;
     } else {
       for (int idx = threadIdx.x; idx < kTile * kWords; idx += 256) {
@@ -133,8 +133,8 @@ __global__ void __launch_bounds__(256) tile_kernel(const Int8GemmArgs a) {
 
 template <typename T, bool kScaled>
 const char* launch_for(const Int8GemmArgs& a, gpuStream_t s) {
-  const bool vec = a.K % 16 == 0 && reinterpret_cast<uintptr_t>(a.A) % 16 == 0 &&
-                   reinterpret_cast<uintptr_t>(a.B) % 16 == 0;
+  const bool vec =
+      a.K % 16 == 0 && reinterpret_cast<uintptr_t>(a.A) % 16 == 0 && reinterpret_cast<uintptr_t>(a.B) % 16 == 0;
   if (vec && a.M <= 8) {
     const int64_t rows_per_block = kGemvThreads / 32 * kGemvRows;
     const unsigned int blocks = static_cast<unsigned int>((a.N + rows_per_block - 1) / rows_per_block);

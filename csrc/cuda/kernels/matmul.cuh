@@ -9,7 +9,9 @@
 // int8 rescale).
 #pragma once
 
-#include "common.cuh"
+#include "common.cuh"  // first: the GPU runtime headers before common/half.h
+
+#include "../../common/args.h"
 
 #if defined(__CUDA_ARCH__)
 #include <cuda_bf16.h>

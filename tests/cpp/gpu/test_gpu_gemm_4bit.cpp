@@ -65,9 +65,9 @@ TEST_CASE("GPU gemm_4bit kernels equal the definition within rounding, the weigh
   // for anything; the tiles for K % 32 == 0 (M, N past 64, K ending in half a 64-step); the mma kernel for
   // K % 128 == 0 in each of its four configurations (M <= 16, 32, 64, more), with N past its block columns
   // and a chunk count its K-slices do not divide.
-  const std::tuple<int64_t, int64_t, int64_t> shapes[] = {
-      {1, 37, 1024}, {2, 9, 256}, {3, 13, 96},  {4, 8, 256},  {5, 6, 128},
-      {2, 7, 100},   {1, 5, 33},  {17, 40, 384}, {33, 70, 256}, {70, 130, 128}};
+  const std::tuple<int64_t, int64_t, int64_t> shapes[] = {{1, 37, 1024}, {2, 9, 256},   {3, 13, 96}, {4, 8, 256},
+                                                          {5, 6, 128},   {2, 7, 100},   {1, 5, 33},  {17, 40, 384},
+                                                          {33, 70, 256}, {70, 130, 128}};
   const int64_t blocksizes[] = {32, 64, 256, 4096};
   std::array<int, 4> runs{};
   uint32_t seed = 1;
@@ -121,8 +121,8 @@ TEST_CASE("gemm_4bit picks the fused kernels only when switched on, and only whe
   REQUIRE(pick(args(5, 4096, bf16), FusedMode::kOn, 90) == Gemm4bitPath::kMma);
   REQUIRE(pick(args(1536, 4096, DType::kF16), FusedMode::kOn, 80) == Gemm4bitPath::kMma);
   REQUIRE(pick(args(1537, 4096, bf16), FusedMode::kOn, 90) == Gemm4bitPath::kDequantGemm);
-  REQUIRE(pick(args(64, 4096, bf16), FusedMode::kOn, 75) == Gemm4bitPath::kTiled);   // no bf16 mma before sm_80
-  REQUIRE(pick(args(64, 4096, bf16), FusedMode::kOn, 0) == Gemm4bitPath::kTiled);    // ROCm
+  REQUIRE(pick(args(64, 4096, bf16), FusedMode::kOn, 75) == Gemm4bitPath::kTiled);  // no bf16 mma before sm_80
+  REQUIRE(pick(args(64, 4096, bf16), FusedMode::kOn, 0) == Gemm4bitPath::kTiled);   // ROCm
   REQUIRE(pick(args(64, 4096, DType::kF32), FusedMode::kOn, 90) == Gemm4bitPath::kTiled);
   REQUIRE(pick(args(64, 96, bf16), FusedMode::kOn, 90) == Gemm4bitPath::kTiled);  // K % 128 != 0
   REQUIRE(pick(args(64, 100, bf16), FusedMode::kOn, 90) == Gemm4bitPath::kDequantGemm);
