@@ -165,8 +165,16 @@ __global__ void __launch_bounds__(kWarps * 32)
     // runs out of registers in the 64 x 128 configuration.
 #pragma unroll 1
     for (int j = 0; j < 4; ++j) {
+      uint32_t b[NT][4];  // the B fragments of steps 2j and 2j + 1 from packed bytes 4j .. 4j + 3
 #pragma unroll
-      for (int h = 0; h < 2; ++h) {  // mma step 2j + h: k = 32t + 8j + 4h + (0..3), packed bytes 4j + 2h, + 1
+      for (int nt = 0; nt < NT; ++nt) {
+        float cv[8];
+        decode8(code, word_of(w[nt], j), cv);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) b[nt][i] = pack2<T>(cv[2 * i] * s[nt], cv[2 * i + 1] * s[nt]);
+      }
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {  // mma step 2j + h: k = 32t + 8j + 4h + (0..3)
         const int64_t k = k0 + 8 * j + 4 * h;
         uint32_t frag[MT][4];
 #pragma unroll
@@ -177,14 +185,9 @@ __global__ void __launch_bounds__(kWarps * 32)
           frag[mt][0] = lo.x, frag[mt][1] = hi.x, frag[mt][2] = lo.y, frag[mt][3] = hi.y;
         }
 #pragma unroll
-        for (int nt = 0; nt < NT; ++nt) {
-          const uint32_t word = word_of(w[nt], j);
-          const uint32_t p = byte_of(word, 2 * h), q = byte_of(word, 2 * h + 1);
-          const uint32_t b0 = pack2<T>(code[p >> 4] * s[nt], code[p & 15u] * s[nt]);
-          const uint32_t b1 = pack2<T>(code[q >> 4] * s[nt], code[q & 15u] * s[nt]);
+        for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
-          for (int mt = 0; mt < MT; ++mt) mma16816<T>(acc[mt][nt], frag[mt], b0, b1, scratch);
-        }
+          for (int mt = 0; mt < MT; ++mt) mma16816<T>(acc[mt][nt], frag[mt], b[nt][2 * h], b[nt][2 * h + 1], scratch);
       }
     }
   }

@@ -47,11 +47,9 @@ __global__ void __launch_bounds__(256) tiled_kernel(const Gemm4bitArgs a, const 
       if (n < a.N && k < a.K) {
         const uint2 q = *reinterpret_cast<const uint2*>(a.B + n * row_bytes + k / 2);
         const float s = block_scale(a, (n * a.K + k) >> bs_shift);
-        for (int b = 0; b < 8; ++b) {
-          const uint32_t byte = byte_of(b < 4 ? q.x : q.y, b % 4);
-          w[2 * b] = to_float(from_float<T>(mul_rn(code[byte >> 4], s)));
-          w[2 * b + 1] = to_float(from_float<T>(mul_rn(code[byte & 15u], s)));
-        }
+        decode8(code, q.x, w);
+        decode8(code, q.y, w + 8);
+        for (int j = 0; j < 16; ++j) w[j] = to_float(from_float<T>(mul_rn(w[j], s)));
       }
       for (int j = 0; j < 16; ++j) Ws[16 * piece + j][r] = w[j];
     }
@@ -106,13 +104,12 @@ __global__ void dequantize_weight_kernel(const Gemm4bitArgs a, const Code16 tabl
     if (vector && e0 + 32 <= n) {  // one scale: blocks are >= 32 elements and 32-aligned
       const uint4 q = load_stream16(a.B + e0 / 2);
       const float s = block_scale(a, e0 >> bs_shift);
-      const uint32_t words[4] = {q.x, q.y, q.z, q.w};
       float v[32];
-      for (int b = 0; b < 16; ++b) {
-        const uint32_t byte = byte_of(words[b / 4], b % 4);
-        v[2 * b] = mul_rn(code[byte >> 4], s);
-        v[2 * b + 1] = mul_rn(code[byte & 15u], s);
-      }
+      decode8(code, q.x, v);
+      decode8(code, q.y, v + 8);
+      decode8(code, q.z, v + 16);
+      decode8(code, q.w, v + 24);
+      for (int i = 0; i < 32; ++i) v[i] = mul_rn(v[i], s);
       store32(w + e0, v);
     } else {
       for (int64_t e = e0; e < e0 + 32 && e < n; ++e) {

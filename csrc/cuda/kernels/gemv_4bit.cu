@@ -8,9 +8,10 @@
 // quant block (blocksize >= 32, a power of two: block = flat index >> shift): the
 // lane sums code * a over the chunk in fp32 and multiplies that by the block scale
 // once. Codes come from a 16-entry fp32 table in shared memory (one conflict-free
-// lookup per weight); A is read with 16-byte loads (L1-resident, shared by the
-// R rows) and converted with the hardware instructions. The group's partial sums
-// are reduced with width-32 shuffles (so it also runs in CDNA's 64-lane wavefronts).
+// lookup and one byte extraction per weight, decode8); A is read with 16-byte
+// loads (L1-resident, shared by the R rows) and converted with the hardware
+// instructions; one fma per weight and batch row. The group's partial sums are
+// reduced with width-32 shuffles (so it also runs in CDNA's 64-lane wavefronts).
 //
 // plain_kernel: any shape, one thread per output (small odd shapes only).
 #include "gemm_4bit_internal.cuh"
@@ -73,14 +74,12 @@ __global__ void __launch_bounds__(kGemvThreads)
         for (int m = 0; m < MR; ++m) load8(A + m * a.K + c * 32 + q * 8, x[m]);
 #pragma unroll
         for (int r = 0; r < R; ++r) {
-          const uint32_t word = word_of(w[u][r], q);
+          float c[8];
+          decode8(code, word_of(w[u][r], q), c);
 #pragma unroll
-          for (int b = 0; b < 4; ++b) {
-            const uint32_t byte = byte_of(word, b);
-            const float hi = code[byte >> 4], lo = code[byte & 15u];
+          for (int i = 0; i < 8; ++i)
 #pragma unroll
-            for (int m = 0; m < MR; ++m) part[m][r] += x[m][2 * b] * hi + x[m][2 * b + 1] * lo;
-          }
+            for (int m = 0; m < MR; ++m) part[m][r] += x[m][i] * c[i];  // one fma each
         }
       }
 #pragma unroll

@@ -170,6 +170,20 @@ inline int log2_blocksize(int64_t bs) {
   return s;
 }
 
+// The code values of the 8 weights of a packed word (bytes in memory order, element 2b in the high nibble
+// of byte b): v[2b] = code[high nibble], v[2b + 1] = code[low nibble], from the 16-entry fp32 table in
+// shared memory. The nibbles are masked as byte offsets (4 x nibble) two at a time, so each lookup costs
+// one byte extraction.
+__device__ __forceinline__ void decode8(const float* code, uint32_t word, float* v) {
+  const uint32_t hi4 = (word >> 2) & 0x3C3C3C3Cu, lo4 = (word << 2) & 0x3C3C3C3Cu;
+  const char* base = reinterpret_cast<const char*>(code);
+#pragma unroll
+  for (int b = 0; b < 4; ++b) {
+    v[2 * b] = *reinterpret_cast<const float*>(base + byte_of(hi4, b));
+    v[2 * b + 1] = *reinterpret_cast<const float*>(base + byte_of(lo4, b));
+  }
+}
+
 // The scale of 4-bit block j (plain absmax, or the nested one decoded in fp32 as the CPU does).
 __device__ __forceinline__ float block_scale(const Gemm4bitArgs& a, int64_t j) {
   if (a.absmax_8bit == nullptr) return a.absmax[j];
