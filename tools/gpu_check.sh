@@ -140,25 +140,21 @@ step "GPU benchmarks"
 say ""
 say "## Benchmarks"
 : >"$OUT_DIR/bench.log"
-if [[ -d benchmarks/gpu ]] && ls benchmarks/gpu/*.py >/dev/null 2>&1; then
-  for b in benchmarks/gpu/bench_*.py; do
+if [[ -f benchmarks/gpu/run.py ]]; then
+  # run.py writes one markdown report, rewritten after each section (a timeout keeps
+  # what was measured); --quick when less than 3 minutes are left.
+  quick=(); (($(left 600) < 180)) && quick=(--quick)
+  timeout "$(left 600)" "$PY" benchmarks/gpu/run.py --out "$OUT_DIR/benchmarks.md" "${quick[@]}" >"$OUT_DIR/bench.log" 2>&1
+  rc=$?
+  [[ -f "$OUT_DIR/benchmarks.md" ]] && cat "$OUT_DIR/benchmarks.md" >>"$REPORT"
+  if ((rc != 0)); then
     say ""
-    say "### ${b#benchmarks/gpu/}"
-    say ""
-    (cd "$ROOT/benchmarks/gpu" && timeout "$(left 90)" "$PY" "$ROOT/$b") >"$WORK/bench.out" 2>&1
-    rc=$?
-    cat "$WORK/bench.out" >>"$OUT_DIR/bench.log"
-    if ((rc == 0)); then
-      grep -E '^\|' "$WORK/bench.out" | tee -a "$REPORT" >/dev/null || true
-      grep -qE '^\|' "$WORK/bench.out" || tail -n 15 "$WORK/bench.out" | sed 's/^/    /' >>"$REPORT"
-    else
-      say "FAILED (exit $rc; bench.log)"
-      FAILED=1
-    fi
-  done
+    say "benchmarks FAILED (exit $rc; bench.log)"
+    FAILED=1
+  fi
 else
   say ""
-  say "benchmarks/gpu/ not in this tree: no GPU benchmarks run"
+  say "benchmarks/gpu/run.py not in this tree: no GPU benchmarks run"
 fi
 
 say ""

@@ -2,7 +2,7 @@
 # Installs everything on a fresh machine and builds this package against the
 # installed torch.
 #   tools/install.sh          torch (CPU wheel), runtime + example dependencies, the package
-#   tools/install.sh --dev    also the C++ test toolchain (Debian: catch2, hipcc) when apt is available
+#   tools/install.sh --dev    also the C++ test toolchain (Debian: catch2, hipcc, libtbb-dev) when apt is available
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
@@ -11,6 +11,7 @@ if [[ "${1:-}" == "--dev" ]] && command -v apt-get >/dev/null 2>&1 && [[ "$(id -
   need=()
   [[ -f /usr/include/catch2/catch.hpp ]] || need+=(catch2)
   command -v hipcc >/dev/null 2>&1 || need+=(hipcc libamdhip64-dev)
+  [[ -f /usr/include/tbb/tbb.h ]] || need+=(libtbb-dev)  # the HIP CPU runtime's parallel algorithms
   if ((${#need[@]})); then
     echo "== apt-get install ${need[*]}"
     apt-get update -qq >/dev/null

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the torch-free kernels (Catch2, plain and under ASan+UBSan),
-# the CUDA build against a CUDA torch and the HIP link (where nvcc / hipcc exist), the LibTorch
-# example, lint, and the Python suite. Run tools/install.sh --dev first.
+# the CUDA build against a CUDA torch and the HIP link (where nvcc / hipcc exist), the GPU
+# kernels on the CPU (HIP CPU runtime), the LibTorch example, lint, and the Python suite.
+# Run tools/install.sh --dev first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
@@ -33,6 +34,18 @@ if command -v hipcc >/dev/null 2>&1; then
   echo "HIP kernels linked, nothing undefined: build/ci-hip/libbnb_kernels_hip.so ($(readelf -d build/ci-hip/libbnb_kernels_hip.so | grep -o 'libamdhip64[^]]*'))"
 else
   echo "hipcc not found: HIP link check skipped"
+fi
+
+# The GPU kernels compiled as C++ against AMD's HIP CPU runtime (next to the
+# checkout in CI: ../shared/third_party/hip-cpu) and compared with the CPU kernels.
+step "GPU kernels on the CPU (HIP CPU runtime)"
+HIP_CPU_DIR="${BNB_HIP_CPU_DIR:-$(cd .. && pwd)/shared/third_party/hip-cpu}"
+if [[ -f "$HIP_CPU_DIR/include/hip/hip_runtime.h" ]]; then
+  cmake -S . -B build/ci-tests -DBNB_HIP_CPU_TESTS=ON -DBNB_HIP_CPU_DIR="$HIP_CPU_DIR" >/dev/null
+  cmake --build build/ci-tests -j "$JOBS" --target bnb_gpu_kernel_tests >/dev/null
+  build/ci-tests/tests/cpp/gpu/bnb_gpu_kernel_tests | tail -n 2
+else
+  echo "no HIP CPU runtime at $HIP_CPU_DIR (set BNB_HIP_CPU_DIR): GPU kernels on the CPU skipped"
 fi
 
 step "LibTorch example (no Python)"

@@ -46,8 +46,8 @@ const char* launch_quantize_4bit(const Quantize4bitArgs& a, void* stream) {
   const FourBitTables t = four_bit_tables(a.quant_type);
   dispatch_dtype(a.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    quantize_4bit_kernel<T><<<static_cast<unsigned int>(blocks), kThreads, 0, static_cast<gpuStream_t>(stream)>>>(
-        static_cast<const T*>(a.input), a.n, a.blocksize, t, a.packed, a.absmax);
+    launch(quantize_4bit_kernel<T>, static_cast<unsigned int>(blocks), kThreads, 0, static_cast<gpuStream_t>(stream),
+           static_cast<const T*>(a.input), a.n, a.blocksize, t, a.packed, a.absmax);
   });
   return launch_status();
 }
