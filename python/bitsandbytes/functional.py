@@ -255,6 +255,18 @@ def gemv_4bit(
 # Re-exported from their own modules (imported last: they use the helpers above)
 # ---------------------------------------------------------------------------
 from ._optimizer_functional import optimizer_update_8bit_blockwise, optimizer_update_32bit  # noqa: E402, F401
+from .functional_compat import (  # noqa: E402, F401  (public API)
+    C,
+    FIRST_CUDA_DEVICE,
+    batched_igemm,
+    check_matmul,
+    elementwise_func,
+    fill,
+    get_ptr,
+    has_avx512bf16,
+    igemm,
+    is_on_gpu,
+)
 from .functional_int8 import (  # noqa: E402, F401  (public API)
     int8_double_quant,
     int8_linear_matmul,

@@ -61,10 +61,10 @@ def _require() -> None:
         )
 
 
-def get_paged(*shape, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+def get_paged(*shape, dtype: torch.dtype = torch.float32, device=torch.device("cuda", 0)) -> torch.Tensor:
     """A zero-initialized CPU tensor in CUDA managed memory, with ``is_paged`` and ``page_deviceid``."""
     _require()
-    device = torch.device("cuda", 0) if device is None else torch.device(device)
+    device = torch.device(device)
     index = device.index if device.index is not None else torch.cuda.current_device()
     numel = 1
     for d in shape:
