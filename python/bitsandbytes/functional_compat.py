@@ -19,8 +19,6 @@ from . import cextension
 
 #: The int8 scale of LLM.int8() (a row's absmax maps to 127).
 C = 127.0
-#: The original's default device for paged tensors.
-FIRST_CUDA_DEVICE = torch.device("cuda", 0)
 
 
 def _deprecated(fn):
@@ -46,9 +44,7 @@ def is_on_gpu(tensors: Iterable[torch.Tensor | None]) -> bool:
     """True when the given tensors (None and paged tensors are skipped) share one device;
     raises RuntimeError naming the shapes and devices otherwise."""
     tensors = list(tensors)
-    devices = {
-        (t.device.type, t.device.index) for t in tensors if t is not None and not getattr(t, "is_paged", False)
-    }
+    devices = {(t.device.type, t.device.index) for t in tensors if t is not None and not getattr(t, "is_paged", False)}
     if len(devices) > 1:
         where = "device" if ("cpu", None) in devices else "GPU"
         listing = [(t.shape, t.device) for t in tensors if t is not None]
@@ -76,8 +72,7 @@ def elementwise_func(func_name, A, B, value, prefetch=True):
         raise NotImplementedError(f"Function not implemented: {func_name}")
     if func_name == "_mul" and (B is None or B.numel() != A.numel()):
         raise ValueError(
-            f"elementwise_func('_mul'): B must have A's {A.numel()} elements, got "
-            f"{None if B is None else B.numel()}"
+            f"elementwise_func('_mul'): B must have A's {A.numel()} elements, got {None if B is None else B.numel()}"
         )
     from .paging import prefetch_tensor
 
@@ -173,9 +168,7 @@ def batched_igemm(
 ):
     """int32 ``bmm(op(A), op(B))`` of 3-D int8 tensors."""
     if A.dim() != 3 or B.dim() != 3:
-        raise ValueError(
-            f"Expected 3-dimensional tensors for bmm, but got shapes A and B: {A.shape} and {B.shape}"
-        )
+        raise ValueError(f"Expected 3-dimensional tensors for bmm, but got shapes A and B: {A.shape} and {B.shape}")
     a, b = _transposed(A, transposed_A), _transposed(B, transposed_B)
     if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
         raise ValueError(f"batched_igemm: cannot multiply {tuple(a.shape)} by {tuple(b.shape)}")

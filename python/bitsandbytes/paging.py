@@ -61,7 +61,11 @@ def _require() -> None:
         )
 
 
-def get_paged(*shape, dtype: torch.dtype = torch.float32, device=torch.device("cuda", 0)) -> torch.Tensor:
+#: The original's default device of paged tensors.
+FIRST_CUDA_DEVICE = torch.device("cuda", 0)
+
+
+def get_paged(*shape, dtype: torch.dtype = torch.float32, device=FIRST_CUDA_DEVICE) -> torch.Tensor:
     """A zero-initialized CPU tensor in CUDA managed memory, with ``is_paged`` and ``page_deviceid``."""
     _require()
     device = torch.device(device)

@@ -148,9 +148,15 @@ class Linear8bitLt(nn.Linear):
         self.weight = Int8Params(self.weight.data, has_fp16_weights=has_fp16_weights, requires_grad=has_fp16_weights)
         self._register_load_state_dict_pre_hook(_check_weight_format, with_module=False)
 
+    def _weight_scb(self) -> torch.Tensor | None:
+        """The int8 weight's row scales, or None (also for a weight tied to a plain parameter)."""
+        return getattr(self.weight, "SCB", None)
+
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         super()._save_to_state_dict(destination, prefix, keep_vars)
-        scb = self.weight.SCB if self.weight.SCB is not None else self.state.SCB
+        if not isinstance(self.weight, Int8Params):
+            return  # a weight tied to another module's plain parameter has no row scales
+        scb = self._weight_scb() if self._weight_scb() is not None else self.state.SCB
         if not self.state.has_fp16_weights and scb is not None:
             destination[prefix + "SCB"] = scb if keep_vars else scb.detach()
             destination[prefix + "weight_format"] = torch.tensor(0, dtype=torch.uint8)
@@ -160,8 +166,8 @@ class Linear8bitLt(nn.Linear):
         key = prefix + "SCB"
         if key not in unexpected_keys:
             return
-        target = self.weight.SCB if self.weight.SCB is not None else self.state.SCB
-        if target is None:
+        target = self._weight_scb() if self._weight_scb() is not None else self.state.SCB
+        if target is None or not isinstance(self.weight, Int8Params):
             raise RuntimeError(
                 "Loading a quantized checkpoint into non-quantized Linear8bitLt is not supported. Please call "
                 "module.cuda() or module.to(device) before module.load_state_dict()"
@@ -198,7 +204,7 @@ class Linear8bitLt(nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.state.is_training = self.training
-        if self.weight.CB is not None:
+        if getattr(self.weight, "CB", None) is not None:
             self.init_8bit_state()
         if self.bias is not None and self.bias.dtype != x.dtype:
             self.bias.data = self.bias.data.to(x.dtype)
