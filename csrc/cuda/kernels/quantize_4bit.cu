@@ -34,7 +34,9 @@ __global__ void quantize_4bit_kernel(const T* __restrict__ x, int64_t n, int64_t
     const int64_t e = start + 2 * p;
     const uint8_t hi = t.to_code[nearest_4bit_sorted_position(scale_4bit(to_f32(x[e]), clamped, inv, partial), t.mids)];
     const uint8_t lo =
-        2 * p + 1 < len ? t.to_code[nearest_4bit_sorted_position(scale_4bit(to_f32(x[e + 1]), clamped, inv, partial), t.mids)] : t.zero_code;
+        2 * p + 1 < len
+            ? t.to_code[nearest_4bit_sorted_position(scale_4bit(to_f32(x[e + 1]), clamped, inv, partial), t.mids)]
+            : t.zero_code;
     packed[e / 2] = pack_nibbles(hi, lo);
   }
 }
