@@ -18,7 +18,7 @@ def test_report_lists_versions_backends_and_simd():
     r = _run()
     assert r.returncode == 0, r.stderr
     out = r.stdout
-    assert "bitsandbytes 0.50.0" in out and f"torch        {torch.__version__}" in out
+    assert "bitsandbytes 0.50.2" in out and f"torch        {torch.__version__}" in out
     assert "Native library: loaded" in out and "backends compiled in: cpu" in out
     assert "CPU SIMD path in use:" in out and "quantize_4bit" in out
 
