@@ -63,7 +63,7 @@ inline PreparedInt8Quant prepare_int8_quant(const char* op, const at::Tensor& A,
     p.col_q = empty_output(A.sizes(), A.options().dtype(at::kChar));
     p.col_stats = at::empty({cols}, A.options().dtype(at::kFloat));
   }
-  if (threshold > 0.0) p.flags = at::zeros({cols}, A.options().dtype(at::kByte));
+  if (threshold > 0.0) p.flags = at::empty({cols}, A.options().dtype(at::kByte));  // the kernels write every flag
   p.args = Int8QuantArgs{.input = p.input.data_ptr(),
                          .dtype = dtype,
                          .rows = rows,

@@ -9,12 +9,8 @@ namespace bnb::ops {
 namespace {
 
 void run_quant(const char* op, PreparedInt8Quant& p, const at::Tensor& A) {
-  void* stream = gpu::current_stream(A);
-  if (p.flags.defined()) {
-    gpu::check_launch(op, gpu::launch_int8_find_outlier_cols(p.args, p.flags.data_ptr<uint8_t>(), stream));
-    p.args.outlier_cols = p.flags.data_ptr<uint8_t>();
-  }
-  gpu::check_launch(op, gpu::launch_int8_quant(p.args, stream));
+  uint8_t* flags = p.flags.defined() ? p.flags.data_ptr<uint8_t>() : nullptr;
+  gpu::check_launch(op, gpu::launch_int8_quant(p.args, flags, gpu::current_stream(A)));
 }
 
 }  // namespace

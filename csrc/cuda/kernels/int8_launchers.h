@@ -8,10 +8,11 @@
 
 namespace bnb::gpu {
 
-// flags[c] = 1 when some row has |x[r, c]| >= a.threshold.
-const char* launch_int8_find_outlier_cols(const Int8QuantArgs& a, uint8_t* flags, void* stream);
-// Row pass (and, when a.col_q is set, the column pass of double quant). a.outlier_cols may be null.
-const char* launch_int8_quant(const Int8QuantArgs& a, void* stream);
+// int8_vectorwise_quant (a.col_q null) or int8_double_quant. flags: null, or a
+// buffer of a.cols bytes that receives 1 per column with an |x| >= a.threshold
+// (a.threshold > 0); with more than one row those columns are zeroed in row_q.
+// a.outlier_cols is ignored. Nothing is read back to the host.
+const char* launch_int8_quant(const Int8QuantArgs& a, uint8_t* flags, void* stream);
 const char* launch_int8_vectorwise_dequant(const Int8VectorDequantArgs& a, void* stream);
 const char* launch_int8_mm_dequant(const Int8MmDequantArgs& a, void* stream);
 // Tiled int8 GEMM (dp4a) with the int32 or the fused scaled epilogue of Int8GemmArgs.
