@@ -77,10 +77,11 @@ inline PreparedInt8Quant prepare_int8_quant(const char* op, const at::Tensor& A,
   return p;
 }
 
-// The flagged columns as the int64 outlier_cols output (None without a threshold).
-inline std::optional<at::Tensor> outlier_cols_of(const PreparedInt8Quant& p) {
+// The flagged columns as the int64 outlier_cols output (None without a threshold),
+// or with as_mask as a bool mask over the columns (no host round trip).
+inline std::optional<at::Tensor> outlier_cols_of(const PreparedInt8Quant& p, bool as_mask = false) {
   if (!p.flags.defined()) return std::nullopt;
-  return at::nonzero(p.flags).view(-1);
+  return as_mask ? p.flags.view(at::kBool) : at::nonzero(p.flags).view(-1);
 }
 
 struct PreparedInt8Dequant {

@@ -7,11 +7,10 @@
 // bisection over the fp32 values between the two codes), so the code of s is
 // the number of thresholds below s: an 8-step search of an Eytzinger-ordered
 // table in shared memory. The kernel is persistent (as many thread blocks as
-// the multiprocessors hold) so the table is built once per thread block. A team of kTeam threads quantizes one block, kPer
-// consecutive elements per thread (8; 16 at blocksize 4096): 16-byte loads,
-// 8- or 16-byte stores; small blocksizes put several blocks in a 256-thread
-// block and reduce with shuffles. Other blocksizes (the op takes any) run a
-// strided kernel, one block per thread block at a time.
+// the multiprocessors hold) so the table is built once per thread block. A team of kTeam threads quantizes one block,
+// kPer consecutive elements per thread (8; 16 at blocksize 4096): 16-byte loads, 8- or 16-byte stores; small blocksizes
+// put several blocks in a 256-thread block and reduce with shuffles. Other blocksizes (the op takes any) run a strided
+// kernel, one block per thread block at a time.
 //
 // Dequantization: grid-stride, 16 codes (one 16-byte load) per thread, the
 // code table in shared memory.
@@ -105,9 +104,8 @@ __global__ void __launch_bounds__(kTeam <= 32 ? kThreads : kTeam)
 // Any other blocksize: one 256-thread block per quantization block at a time, strided.
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
-    quantize_blockwise_any_kernel(const T* __restrict__ x, int64_t n, int64_t blocksize,
-                                  const float* __restrict__ code, uint8_t* __restrict__ out,
-                                  float* __restrict__ absmax) {
+    quantize_blockwise_any_kernel(const T* __restrict__ x, int64_t n, int64_t blocksize, const float* __restrict__ code,
+                                  uint8_t* __restrict__ out, float* __restrict__ absmax) {
   __shared__ float tree[256];
   build_thresholds(code, tree);
   const int64_t nblocks = (n + blocksize - 1) / blocksize;
@@ -156,7 +154,8 @@ __global__ void __launch_bounds__(kThreads)
       for (int j = 0; j < kDequantPer; ++j) v[j] = scode[q[j]] * s;
       store_vec<kDequantPer>(out + e0, v);
     } else {
-      for (int64_t e = e0; e < n && e < e0 + kDequantPer; ++e) out[e] = store_cvt<T>(scode[in[e]] * absmax[e / blocksize]);
+      for (int64_t e = e0; e < n && e < e0 + kDequantPer; ++e)
+        out[e] = store_cvt<T>(scode[in[e]] * absmax[e / blocksize]);
     }
   }
 }

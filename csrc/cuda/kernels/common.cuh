@@ -259,7 +259,7 @@ __device__ inline void store_vec(T* p, const float (&v)[kN]) {
 #pragma unroll
     for (int i = 0; i < 2; ++i)
       w[i] = static_cast<uint32_t>(store_cvt<T>(v[2 * i]).bits) | static_cast<uint32_t>(store_cvt<T>(v[2 * i + 1]).bits)
-                                                                       << 16;
+                                                                      << 16;
     *reinterpret_cast<uint2*>(p) = make_uint2(w[0], w[1]);
   } else {
     static_assert(kN % 8 == 0, "16-bit vectors: 4 or multiples of 8");

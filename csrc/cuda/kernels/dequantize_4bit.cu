@@ -27,7 +27,8 @@ __global__ void __launch_bounds__(kThreads)
       load_bytes<kPer / 2>(packed + e0 / 2, b);
       float v[kPer];
 #pragma unroll
-      for (int i = 0; i < kPer / 2; ++i) v[2 * i] = code[high_nibble(b[i])] * s, v[2 * i + 1] = code[low_nibble(b[i])] * s;
+      for (int i = 0; i < kPer / 2; ++i)
+        v[2 * i] = code[high_nibble(b[i])] * s, v[2 * i + 1] = code[low_nibble(b[i])] * s;
       store_vec<kPer>(out + e0, v);
     } else {
       for (int64_t e = e0; e < n && e < e0 + kPer; ++e) {

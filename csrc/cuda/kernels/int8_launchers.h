@@ -14,6 +14,22 @@ namespace bnb::gpu {
 // a.outlier_cols is ignored. Nothing is read back to the host.
 const char* launch_int8_quant(const Int8QuantArgs& a, uint8_t* flags, void* stream);
 const char* launch_int8_vectorwise_dequant(const Int8VectorDequantArgs& a, void* stream);
+
+// The 16-bit outlier product of int8_mixed_scaled_mm for a column mask, with
+// no host round trip: out[M, N] = cast(out + A[:, S] @ W[:, S].T), S the masked
+// columns, W = cast(float(CB) * SCB[n] * kInt8DequantScale) (the dequantized
+// weight rounded to A's dtype, as the reference's subB), fp32 sums.
+struct Int8OutlierMmArgs {
+  const void* A;  // [M, K] row-major, `dtype`
+  DType dtype;
+  int64_t M, N, K;
+  const int8_t* CB;     // [N, K] row-major
+  const float* SCB;     // [N]
+  const uint8_t* mask;  // [K], nonzero = outlier column
+  int32_t* work;        // K + 1 entries: the masked columns' indices, then their count
+  void* out;            // [M, N] row-major, `dtype`, updated in place
+};
+const char* launch_int8_outlier_mm(const Int8OutlierMmArgs& a, void* stream);
 const char* launch_int8_mm_dequant(const Int8MmDequantArgs& a, void* stream);
 // Tiled int8 GEMM (dp4a) with the int32 or the fused scaled epilogue of Int8GemmArgs.
 const char* launch_int8_gemm(const Int8GemmArgs& a, void* stream);

@@ -12,6 +12,11 @@
 //    and, for double quant, the column codes in the same pass (the row's second
 //    read comes from the cache).
 //  - the element-wise rescales (int8_vectorwise_dequant, int8_mm_dequant).
+//  - the 16-bit outlier product of int8_mixed_scaled_mm for a column mask: one
+//    block compacts the mask into column indices and their count on the device,
+//    then 64 x 64 output tiles loop over that count (16 columns per step through
+//    shared memory; a tile returns at once when there are none), so nothing is
+//    read back to the host and the launch shape does not depend on the data.
 #include "common.cuh"
 #include "int8_launchers.h"
 
@@ -27,7 +32,7 @@ __device__ inline int8_t int8_round(float v) {
   return static_cast<int8_t>(r);
 }
 
-constexpr int kVec = 8;        // consecutive columns per thread
+constexpr int kVec = 8;         // consecutive columns per thread
 constexpr int kColGroups = 32;  // column groups of a col_pass block
 constexpr int kRowLanes = kThreads / kColGroups;
 
@@ -153,6 +158,79 @@ __global__ void mm_dequant_kernel(const int32_t* __restrict__ in, int64_t rows, 
   }
 }
 
+constexpr int kOutTile = 64;  // outputs per tile side (256 threads, 4 x 4 each)
+constexpr int kOutStep = 16;  // outlier columns per shared-memory step
+constexpr int kCompactPer = 16;
+
+// work[0 .. count) = the indices of the nonzero mask entries (ascending), work[K] = count.
+__global__ void __launch_bounds__(kThreads)
+    compact_mask_kernel(const uint8_t* __restrict__ mask, int64_t K, int32_t* __restrict__ work) {
+  __shared__ int scan[kThreads];
+  int base = 0;
+  for (int64_t k0 = 0; k0 < K; k0 += kThreads * kCompactPer) {  // the same trip count for every thread
+    const int64_t k = k0 + static_cast<int64_t>(threadIdx.x) * kCompactPer;
+    int c = 0;
+    for (int j = 0; j < kCompactPer; ++j) c += k + j < K && mask[k + j] != 0;
+    scan[threadIdx.x] = c;
+    __syncthreads();
+    for (int off = 1; off < kThreads; off <<= 1) {  // inclusive prefix sum
+      const int v = static_cast<int>(threadIdx.x) >= off ? scan[threadIdx.x - off] : 0;
+      __syncthreads();
+      scan[threadIdx.x] += v;
+      __syncthreads();
+    }
+    int pos = base + scan[threadIdx.x] - c;
+    for (int j = 0; j < kCompactPer; ++j)
+      if (k + j < K && mask[k + j] != 0) work[pos++] = static_cast<int32_t>(k + j);
+    base += scan[kThreads - 1];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) work[K] = base;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads) outlier_mm_kernel(const Int8OutlierMmArgs a) {
+  const int count = a.work[a.K];
+  if (count == 0) return;  // the same for the whole block
+  __shared__ float As[kOutStep][kOutTile + 1];
+  __shared__ float Ws[kOutStep][kOutTile + 1];
+  const T* A = static_cast<const T*>(a.A);
+  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+  const int64_t m0 = static_cast<int64_t>(blockIdx.y) * kOutTile, n0 = static_cast<int64_t>(blockIdx.x) * kOutTile;
+  float acc[4][4] = {};
+  for (int j0 = 0; j0 < count; j0 += kOutStep) {
+    for (int e = threadIdx.x; e < kOutTile * kOutStep; e += kThreads) {
+      const int r = e / kOutStep, j = e % kOutStep;
+      const bool live = j0 + j < count;
+      const int64_t col = live ? a.work[j0 + j] : 0, m = m0 + r, n = n0 + r;
+      As[j][r] = live && m < a.M ? load_f32(A[m * a.K + col]) : 0.0f;
+      Ws[j][r] = live && n < a.N
+                     ? load_f32(store_cvt<T>(static_cast<float>(a.CB[n * a.K + col]) * a.SCB[n] * kInt8DequantScale))
+                     : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int j = 0; j < kOutStep; ++j) {
+      float av[4], wv[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) av[i] = As[j][ty * 4 + i], wv[i] = Ws[j][tx * 4 + i];
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int l = 0; l < 4; ++l) acc[i][l] += av[i] * wv[l];
+    }
+    __syncthreads();
+  }
+  T* out = static_cast<T*>(a.out);
+  for (int i = 0; i < 4; ++i) {
+    const int64_t m = m0 + ty * 4 + i;
+    for (int l = 0; l < 4; ++l) {
+      const int64_t n = n0 + tx * 4 + l;
+      if (m < a.M && n < a.N) out[m * a.N + n] = store_cvt<T>(load_f32(out[m * a.N + n]) + acc[i][l]);
+    }
+  }
+}
+
 }  // namespace
 
 const char* launch_int8_quant(const Int8QuantArgs& args, uint8_t* flags, void* stream) {
@@ -208,6 +286,19 @@ const char* launch_int8_mm_dequant(const Int8MmDequantArgs& a, void* stream) {
     using T = typename decltype(tag)::type;
     launch(mm_dequant_kernel<T>, grid_for(a.rows * a.cols), kThreads, 0, static_cast<gpuStream_t>(stream), a.in, a.rows,
            a.cols, a.row_stats, a.col_stats, a.bias, static_cast<T*>(a.out));
+  });
+  return launch_status();
+}
+
+const char* launch_int8_outlier_mm(const Int8OutlierMmArgs& a, void* stream) {
+  if (a.M == 0 || a.N == 0) return nullptr;
+  const int64_t gy = (a.M + kOutTile - 1) / kOutTile, gx = (a.N + kOutTile - 1) / kOutTile;
+  if (gy > 65535 || gx > 0x7FFFFFFF) return "matrix too large for one launch";
+  const gpuStream_t s = static_cast<gpuStream_t>(stream);
+  launch(compact_mask_kernel, 1, kThreads, 0, s, a.mask, a.K, a.work);
+  dispatch_dtype(a.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch(outlier_mm_kernel<T>, dim3(static_cast<unsigned int>(gx), static_cast<unsigned int>(gy)), kThreads, 0, s, a);
   });
   return launch_status();
 }

@@ -14,7 +14,7 @@
 namespace bnb::gpu {
 namespace {
 
-constexpr int kOptThreads = 64;                            // threads per 256-element block
+constexpr int kOptThreads = 64;                             // threads per 256-element block
 constexpr int kOptPer = kOptimizerBlocksize / kOptThreads;  // consecutive elements per thread
 static_assert(kOptPer == 4, "the 8-bit update moves 4 elements per thread");
 
@@ -195,15 +195,16 @@ const char* launch_optimizer_update_8bit_blockwise(const Optimizer8bitArgs& a, v
   // vector access: g and p by 4 elements, the states by 4 bytes (ademamix' second state starts n bytes in)
   const size_t elem = a.dtype == DType::kF32 ? 4 : 2;
   const bool vec = aligned(a.g, 4 * elem) && aligned(a.p, 4 * elem) && aligned(a.state1, 4) &&
-                   (a.state2 == nullptr || aligned(a.state2, 4)) && (a.kind != OptimizerKind::kAdEMAMix || a.n % 4 == 0);
+                   (a.state2 == nullptr || aligned(a.state2, 4)) &&
+                   (a.kind != OptimizerKind::kAdEMAMix || a.n % 4 == 0);
   dispatch_optimizer(blockwise_kind(a.kind), [&](auto k) {
     constexpr OptimizerKind K = decltype(k)::value;
     if constexpr (K != OptimizerKind::kLamb && K != OptimizerKind::kLars) {
       dispatch_dtype(a.dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         const auto kernel = update_8bit_kernel<K, T>;
-        launch(kernel, persistent_grid(kernel, kOptThreads, num_blocks(a.n, kOptimizerBlocksize)), kOptThreads, 0, s,
-               a, vec);
+        launch(kernel, persistent_grid(kernel, kOptThreads, num_blocks(a.n, kOptimizerBlocksize)), kOptThreads, 0, s, a,
+               vec);
       });
     }
   });

@@ -80,8 +80,8 @@ void launch_quantize(const Quantize4bitArgs& a, const FourBitTables& t, gpuStrea
   const int64_t steps = (num_blocks(a.n, a.blocksize) + kBlock / kTeam - 1) / (kBlock / kTeam);
   // 16-byte input loads, 4- or 8-byte stores of the codes
   const bool vec = aligned(a.input, 16) && aligned(a.packed, kPer / 2);
-  launch(quantize_4bit_kernel<T, kTeam, kPer>, grid_for(steps, 1), kBlock, 0, s, static_cast<const T*>(a.input), a.n,
-         t, vec, a.packed, a.absmax);
+  launch(quantize_4bit_kernel<T, kTeam, kPer>, grid_for(steps, 1), kBlock, 0, s, static_cast<const T*>(a.input), a.n, t,
+         vec, a.packed, a.absmax);
 }
 
 }  // namespace

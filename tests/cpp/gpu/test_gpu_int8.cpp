@@ -1,6 +1,7 @@
 // GPU LLM.int8() kernels (HIP CPU runtime) against the CPU kernels, bit for
 // bit: outlier columns, row and column quantization (docs/formats.md), the two
 // rescales, and the int8 GEMM with its int32 and fused scaled epilogues.
+#include <algorithm>
 #include <tuple>
 
 #include "cpu/kernels/int8_gemm.h"
@@ -95,7 +96,48 @@ void check_gemm(int64_t M, int64_t N, int64_t K, bool bias, DType dtype) {
   REQUIRE(test::same_bytes(gpu_mm, cpu_out));
 }
 
+// out += A[:, mask] @ W[:, mask].T against the same fp32 sums in ascending column order, exactly.
+template <typename T>
+void check_outlier_mm(int64_t M, int64_t N, int64_t K, int every, DType dtype) {
+  std::mt19937 rng(static_cast<uint32_t>(M + N + K + every));
+  const std::vector<T> A = test::convert<T>(test::test_values(M * K, 7, false));
+  std::vector<int8_t> CB(N * K);
+  for (auto& v : CB) v = static_cast<int8_t>(rng());
+  const std::vector<float> SCB = test::test_values(N, 8, false);
+  std::vector<uint8_t> mask(K, 0);
+  for (int64_t k = 3; every > 0 && k < K; k += every) mask[k] = 1;
+  const std::vector<T> out0 = test::convert<T>(test::test_values(M * N, 9, false));
+  std::vector<T> out = out0, expected(M * N);
+  std::vector<int32_t> work(K + 1, -7);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      float acc = 0.0f;
+      for (int64_t k = 0; k < K; ++k)
+        if (mask[k]) {
+          const float w = to_f32(from_f32<T>(static_cast<float>(CB[n * K + k]) * SCB[n] * kInt8DequantScale));
+          acc += to_f32(A[m * K + k]) * w;
+        }
+      expected[m * N + n] = from_f32<T>(to_f32(out0[m * N + n]) + acc);
+    }
+  const gpu::Int8OutlierMmArgs a{A.data(), dtype, M, N, K, CB.data(), SCB.data(), mask.data(), work.data(), out.data()};
+  test::run_gpu([&] { return gpu::launch_int8_outlier_mm(a, nullptr); });
+  INFO("M=" << M << " N=" << N << " K=" << K << " every=" << every << " dtype=" << static_cast<int>(dtype));
+  REQUIRE(work[K] == std::count(mask.begin(), mask.end(), 1));
+  REQUIRE(test::same_bytes(out, expected));
+}
+
 }  // namespace
+
+TEST_CASE("GPU int8 outlier product (a column mask, no host round trip) equals fp32 sums in column order",
+          "[gpu][int8]") {
+  // no outliers; a few; more than one 16-column step and 64-wide tiles; more columns than one compaction pass
+  for (const auto& [m, n, k, every] :
+       {std::tuple<int64_t, int64_t, int64_t, int>{4, 5, 64, 0}, {1, 5, 64, 20}, {70, 65, 300, 13}, {3, 4, 5000, 97}}) {
+    check_outlier_mm<float>(m, n, k, every, DType::kF32);
+    check_outlier_mm<fp16_t>(m, n, k, every, DType::kF16);
+    check_outlier_mm<bf16_t>(m, n, k, every, DType::kBF16);
+  }
+}
 
 TEST_CASE("GPU int8 quantization kernels equal the CPU kernels bit for bit", "[gpu][int8]") {
   for (const auto& [rows, cols] :

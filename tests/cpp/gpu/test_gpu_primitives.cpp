@@ -54,7 +54,7 @@ void check_block_reduce(bool with_nan) {
   const int blocks = 3, n = blocks * kBlock;
   std::vector<float> in(n), mx(n), sm(n);
   for (int i = 0; i < n; ++i) in[i] = static_cast<float>(i % 13) - 3.0f;  // small integers: exact sums
-  if (with_nan) in[kBlock + 5] = NAN;                                       // block 1
+  if (with_nan) in[kBlock + 5] = NAN;                                     // block 1
   test::run_gpu([&] {
     launch(block_reduce_kernel<kBlock>, blocks, kBlock, 0, nullptr, in.data(), mx.data(), sm.data());
     return launch_status();

@@ -53,8 +53,7 @@ TEST_CASE("GPU quantize_4bit / dequantize_4bit equal the CPU kernels bit for bit
   }
 }
 
-TEST_CASE("GPU quantize_4bit / dequantize_4bit: unaligned input and output take the element-wise path",
-          "[gpu][4bit]") {
+TEST_CASE("GPU quantize_4bit / dequantize_4bit: unaligned input and output take the element-wise path", "[gpu][4bit]") {
   for (int64_t bs : {32, 64, 4096}) {
     const auto v = test::test_values(2 * bs + 17, static_cast<uint32_t>(bs));
     check_quantize_4bit<float>(v, bs, QuantType::kNF4, DType::kF32, 1);
