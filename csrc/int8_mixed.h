@@ -54,6 +54,7 @@ inline std::tuple<at::Tensor, std::optional<at::Tensor>> int8_mixed_scaled_mm_co
       return {out, std::nullopt};
     }
     flat = at::nonzero(cols.reshape({-1})).view(-1);
+    if (flat.numel() == 0) return {out, std::nullopt};
   } else {
     TORCH_CHECK_TYPE(cols.scalar_type() == at::kLong, "bitsandbytes::", op,
                      ": outlier_cols must be int64 (column indices) or bool (a column mask), got ",

@@ -177,6 +177,9 @@ def test_mixed_scaled_mm_takes_a_column_mask(dtype):
     want, _ = ops.int8_mixed_scaled_mm(A, CA, CB, SCA, SCB, mask.nonzero().view(-1), bias)
     assert none is None  # the mask form has no dequantized sub-weight output
     assert torch.equal(out, want)  # the same columns through the same kernels
+    no_outliers = torch.zeros_like(mask)
+    out0, _ = ops.int8_mixed_scaled_mm(A, CA, CB, SCA, SCB, no_outliers, bias)
+    assert torch.equal(out0, ops.int8_scaled_mm(CA, CB, SCA, SCB, bias, dtype))
     with pytest.raises(ValueError, match="one entry per column"):
         ops.int8_mixed_scaled_mm(A, CA, CB, SCA, SCB, mask[:10], bias)
     with pytest.raises(TypeError, match="int64 .column indices. or bool"):
