@@ -69,7 +69,7 @@ inline PreparedInt8Quant prepare_int8_quant(const char* op, const at::Tensor& A,
     p.col_q = empty_output(A.sizes(), A.options().dtype(at::kChar));
     p.col_stats = at::empty({cols}, A.options().dtype(at::kFloat));
   }
-  if (threshold > 0.0) p.flags = at::zeros({cols}, A.options().dtype(at::kByte));
+  if (threshold > 0.0) p.flags = at::empty({cols}, A.options().dtype(at::kByte));  // the kernels write every flag
   p.args = Int8QuantArgs{.input = p.input.data_ptr(),
                          .dtype = dtype,
                          .rows = rows,
@@ -83,10 +83,11 @@ inline PreparedInt8Quant prepare_int8_quant(const char* op, const at::Tensor& A,
   return p;
 }
 
-// The flagged columns as the int64 outlier_cols output (None without a threshold).
-inline std::optional<at::Tensor> outlier_cols_of(const PreparedInt8Quant& p) {
+// The flagged columns as the int64 outlier_cols output (None without a threshold),
+// or with as_mask as a bool mask over the columns (no host round trip).
+inline std::optional<at::Tensor> outlier_cols_of(const PreparedInt8Quant& p, bool as_mask = false) {
   if (!p.flags.defined()) return std::nullopt;
-  return at::nonzero(p.flags).view(-1);
+  return as_mask ? p.flags.view(at::kBool) : at::nonzero(p.flags).view(-1);
 }
 
 struct PreparedInt8Dequant {

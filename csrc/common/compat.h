@@ -34,6 +34,7 @@ using gpuError_t = hipError_t;
 #define gpuGetErrorString hipGetErrorString
 #define gpuMemcpyAsync hipMemcpyAsync
 #define gpuMemcpyHostToDevice hipMemcpyHostToDevice
+#define gpuMemsetAsync hipMemsetAsync
 #else
 #include <cuda_runtime.h>
 #define BNB_GPU_CUDA 1
@@ -44,6 +45,7 @@ using gpuError_t = cudaError_t;
 #define gpuGetErrorString cudaGetErrorString
 #define gpuMemcpyAsync cudaMemcpyAsync
 #define gpuMemcpyHostToDevice cudaMemcpyHostToDevice
+#define gpuMemsetAsync cudaMemsetAsync
 #endif
 
 namespace bnb::gpu {

@@ -96,7 +96,7 @@ std::tuple<at::Tensor, std::optional<at::Tensor>> int8_mixed_scaled_mm_cuda(
     const at::Tensor& A, const at::Tensor& CA, const at::Tensor& CB, const at::Tensor& SCA, const at::Tensor& SCB,
     const std::optional<at::Tensor>& outlier_cols, const std::optional<at::Tensor>& bias) {
   const bnb::gpu::DeviceGuard guard(A.device());
-  return int8_mixed_scaled_mm_common(A, CA, CB, SCA, SCB, outlier_cols, bias);
+  return int8_mixed_scaled_mm_common(A, CA, CB, SCA, SCB, outlier_cols, bias, &int8_outlier_mm_cuda);
 }
 
 }  // namespace bnb::ops

@@ -247,6 +247,13 @@ def _register_fakes() -> None:
         outlier_cols = torch.library.get_ctx().new_dynamic_size()
         return out_row, row_stats, A.new_empty(outlier_cols, dtype=torch.int64)
 
+    @register_fake("bitsandbytes::int8_vectorwise_quant.mask")
+    def _(A: torch.Tensor, threshold: float = 0.0):
+        out_row = torch.empty(A.shape, device=A.device, dtype=torch.int8)
+        row_stats = torch.empty(prod(A.shape[:-1]), device=A.device, dtype=torch.float32)
+        mask = torch.empty(A.shape[-1], device=A.device, dtype=torch.bool) if _check_threshold("int8_vectorwise_quant", threshold) else None
+        return out_row, row_stats, mask
+
     @register_fake("bitsandbytes::int8_vectorwise_dequant")
     def _(A: torch.Tensor, stats: torch.Tensor):
         torch._check(
@@ -292,7 +299,7 @@ def _register_fakes() -> None:
     def _(A, CA, CB, SCA, SCB, outlier_cols=None, bias=None):
         shape = _int8_matmul_shape(CA, CB)
         out = torch.empty(shape, device=A.device, dtype=A.dtype)
-        if outlier_cols is None:
+        if outlier_cols is None or outlier_cols.dtype == torch.bool:
             return out, None
         return out, torch.empty((CB.shape[0], outlier_cols.shape[0]), device=A.device, dtype=A.dtype)
 
@@ -306,6 +313,15 @@ def _register_fakes() -> None:
             return out_row, out_col, row_stats, col_stats, None
         outlier_cols = torch.library.get_ctx().new_dynamic_size()
         return out_row, out_col, row_stats, col_stats, A.new_empty(outlier_cols, dtype=torch.int64)
+
+    @register_fake("bitsandbytes::int8_double_quant.mask")
+    def _(A: torch.Tensor, threshold: float = 0.0):
+        out_row = torch.empty(A.shape, device=A.device, dtype=torch.int8)
+        out_col = torch.empty(A.shape, device=A.device, dtype=torch.int8)
+        row_stats = torch.empty(prod(A.shape[:-1]), device=A.device, dtype=torch.float32)
+        col_stats = torch.empty(A.shape[-1], device=A.device, dtype=torch.float32)
+        mask = torch.empty(A.shape[-1], device=A.device, dtype=torch.bool) if _check_threshold("int8_double_quant", threshold) else None
+        return out_row, out_col, row_stats, col_stats, mask
 
     @register_fake("bitsandbytes::optimizer_update_32bit")
     def _(

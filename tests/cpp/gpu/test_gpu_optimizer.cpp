@@ -121,7 +121,8 @@ void check_32bit(OptimizerKind kind, DType dtype, int64_t n) {
 
 TEST_CASE("GPU 8-bit blockwise optimizer update equals the CPU kernel bit for bit", "[gpu][optimizer]") {
   for (const OptimizerKind k : test::kOptimizerKinds)
-    for (int64_t n : {int64_t{1}, int64_t{255}, int64_t{256 * 7 + 45}}) {
+    // 868 = 3 full blocks and a partial one, a multiple of 4 (the vector path up to the tail)
+    for (int64_t n : {int64_t{1}, int64_t{255}, int64_t{868}, int64_t{256 * 7 + 45}}) {
       check_8bit<float>(k, DType::kF32, n);
       check_8bit<fp16_t>(k, DType::kF16, n);
       check_8bit<bf16_t>(k, DType::kBF16, n);
