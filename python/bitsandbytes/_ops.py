@@ -251,7 +251,11 @@ def _register_fakes() -> None:
     def _(A: torch.Tensor, threshold: float = 0.0):
         out_row = torch.empty(A.shape, device=A.device, dtype=torch.int8)
         row_stats = torch.empty(prod(A.shape[:-1]), device=A.device, dtype=torch.float32)
-        mask = torch.empty(A.shape[-1], device=A.device, dtype=torch.bool) if _check_threshold("int8_vectorwise_quant", threshold) else None
+        mask = (
+            torch.empty(A.shape[-1], device=A.device, dtype=torch.bool)
+            if _check_threshold("int8_vectorwise_quant", threshold)
+            else None
+        )
         return out_row, row_stats, mask
 
     @register_fake("bitsandbytes::int8_vectorwise_dequant")
@@ -320,7 +324,11 @@ def _register_fakes() -> None:
         out_col = torch.empty(A.shape, device=A.device, dtype=torch.int8)
         row_stats = torch.empty(prod(A.shape[:-1]), device=A.device, dtype=torch.float32)
         col_stats = torch.empty(A.shape[-1], device=A.device, dtype=torch.float32)
-        mask = torch.empty(A.shape[-1], device=A.device, dtype=torch.bool) if _check_threshold("int8_double_quant", threshold) else None
+        mask = (
+            torch.empty(A.shape[-1], device=A.device, dtype=torch.bool)
+            if _check_threshold("int8_double_quant", threshold)
+            else None
+        )
         return out_row, out_col, row_stats, col_stats, mask
 
     @register_fake("bitsandbytes::optimizer_update_32bit")
