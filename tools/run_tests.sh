@@ -8,21 +8,22 @@ PY="${PYTHON:-python3}"
 JOBS="${JOBS:-$(nproc)}"
 TORCH_CMAKE="$("$PY" -c 'import torch; print(torch.utils.cmake_prefix_path)')"
 step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
+source tools/progress.sh # build: cmake --build showing a line per compiled file
 
 step "C++ kernel tests"
 cmake -S . -B build/ci-tests -DBNB_TORCH=OFF -DBNB_TESTS=ON -DBNB_CUDA=OFF >/dev/null
-cmake --build build/ci-tests -j "$JOBS" >/dev/null
+build build/ci-tests -j "$JOBS"
 ctest --test-dir build/ci-tests --output-on-failure -j "$JOBS" | tail -n 3
 
 step "C++ kernel tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build/ci-asan -DBNB_TORCH=OFF -DBNB_TESTS=ON -DBNB_CUDA=OFF -DBNB_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build/ci-asan -j "$JOBS" >/dev/null
+build build/ci-asan -j "$JOBS"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build/ci-asan --output-on-failure -j "$JOBS" | tail -n 3
 
 if command -v nvcc >/dev/null 2>&1; then
   step "CUDA compile check (sm_80, sm_90)"
   cmake -S . -B build/ci-cuda -DBNB_CUDA=COMPILE_ONLY -DBNB_CUDA_ARCHS="80;90" -DPython_EXECUTABLE="$(command -v "$PY")" >/dev/null
-  cmake --build build/ci-cuda -j "$JOBS" --target bnb_kernels_cuda bnb_cuda_bindings_check >/dev/null
+  build build/ci-cuda -j "$JOBS" --target bnb_kernels_cuda bnb_cuda_bindings_check
   echo "CUDA kernels and bindings compiled"
 else
   echo "nvcc not found: CUDA compile check skipped"
@@ -31,7 +32,7 @@ fi
 if command -v hipcc >/dev/null 2>&1; then
   step "HIP compile check (gfx90a)"
   cmake -S . -B build/ci-hip -DBNB_TORCH=OFF -DBNB_CUDA=OFF -DBNB_HIP=COMPILE_ONLY -DBNB_HIP_ARCHS=gfx90a >/dev/null
-  cmake --build build/ci-hip -j "$JOBS" --target bnb_hip_kernels >/dev/null
+  build build/ci-hip -j "$JOBS" --target bnb_hip_kernels
   echo "HIP kernels compiled"
 else
   echo "hipcc not found: HIP compile check skipped"
@@ -39,7 +40,7 @@ fi
 
 step "LibTorch example (no Python)"
 cmake -S examples/cpp -B build/ci-example -DCMAKE_PREFIX_PATH="$TORCH_CMAKE" >/dev/null
-cmake --build build/ci-example -j "$JOBS" >/dev/null
+build build/ci-example -j "$JOBS"
 build/ci-example/quantize_roundtrip "$("$PY" -c 'import bitsandbytes, os; print(os.path.join(os.path.dirname(bitsandbytes.__file__), "libbnb_ops.so"))')"
 
 step "lint (ruff, clang-format)"
