@@ -72,9 +72,11 @@ def inspect_folder(path: str) -> dict:
     found = {"path": path, "architecture": architecture, "dtype": config.get("dtype") or config.get("torch_dtype")}
     if quant.get("load_in_4bit"):
         found["bits"] = 4
+        saved_compute = quant.get("bnb_4bit_compute_dtype") or "float32"
         found["what"] = (
             f"pre-quantized 4-bit {quant.get('bnb_4bit_quant_type', 'fp4').upper()}"
             f"{' (double quantization)' if quant.get('bnb_4bit_use_double_quant') else ''}, loaded as saved"
+            f"{'' if saved_compute == 'float32' else f' (computing in float32, not its saved {saved_compute})'}"
         )
     elif quant.get("load_in_8bit"):
         found["bits"] = 8

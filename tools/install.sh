@@ -26,6 +26,7 @@ show_progress "$PIP_PROGRESS" "$PY" -m pip install torch==2.13.0
 echo "== pip install -r requirements/test.txt"
 show_progress "$PIP_PROGRESS" "$PY" -m pip install -r requirements/test.txt
 echo "== building bitsandbytes against torch $("$PY" -c 'import torch; print(torch.__version__)')"
-# -v shows scikit-build-core's steps ("*** Building project with Ninja...") and Ninja's line per file
-show_progress "^\*\*\* |$BUILD_PROGRESS" "$PY" -m pip install -v --no-build-isolation --no-deps .
+# -v relays scikit-build-core's steps ("*** Building project with Ninja..."), CMake's
+# "-- bitsandbytes: <backends>" and Ninja's line per compiled file
+show_progress "^ *(\*\*\* |-- bitsandbytes:)|$BUILD_PROGRESS" "$PY" -m pip install -v --no-build-isolation --no-deps .
 "$PY" -m bitsandbytes | sed -n '1,12p'

@@ -20,7 +20,8 @@ show_progress() {
   fi
 }
 
-# Ninja's "[3/41] Building CXX object ..." and Make's "[ 42%] Building CXX object ..." lines.
-BUILD_PROGRESS='^\[ *[0-9]+(/[0-9]+|%)\]'
+# Ninja's "[3/41] Building CXX object ..." and Make's "[ 42%] Building CXX object ..." lines
+# (indented by two spaces when pip -v relays them).
+BUILD_PROGRESS='^ *\[ *[0-9]+(/[0-9]+|%)\]'
 
 build() { show_progress "$BUILD_PROGRESS" cmake --build "$@"; }

@@ -26,8 +26,8 @@ import tiny_models
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PAGES = [os.path.join(ROOT, "README.md"), *sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))]
 FENCE = re.compile(r"^(\s*)```(\w*)\s*$")
-SKIP = re.compile(r"^\s*<!-- snippet: skip \((.+)\) -->\s*$")
-ANY_SKIP = re.compile(r"<!--\s*snippet")
+SKIP = re.compile(r"^ {0,3}<!-- snippet: skip \((.+)\) -->\s*$")
+ANY_SKIP = re.compile(r"^ {0,3}<!--\s*snippet")  # indented 4+: an example in a Markdown code block
 
 
 def python_blocks(path: str) -> list[tuple[int, str, str | None]]:
@@ -72,6 +72,16 @@ def test_snippets_are_found_and_markers_are_well_formed():
             following = next((x for x in lines[n + 1 :] if x.strip()), "")
             fence = FENCE.match(following)
             assert fence and fence.group(2) in ("python", "py"), f"{where}: the marker must sit above a ```python block"
+
+
+def test_extraction_keeps_order_lines_and_skip_reasons(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(
+        "# T\n\n```python\na = 1\n```\n\n```bash\necho no\n```\n"
+        "<!-- snippet: skip (needs two GPUs) -->\n\n```python\nb = 2\n```\n"
+        "1. item\n\n   ```py\n   c = 3\n   ```\n"
+    )
+    assert python_blocks(str(page)) == [(4, "a = 1", None), (13, "b = 2", "needs two GPUs"), (18, "c = 3", None)]
 
 
 @pytest.fixture(scope="session")

@@ -94,7 +94,11 @@ def model_folders(tmp_path_factory):
     [
         ("fp16", 4, "float16 weights, quantized to 4-bit NF4 (double quantization) on load"),
         ("bf16", 4, "bfloat16 weights, quantized to 4-bit NF4 (double quantization) on load"),
-        ("nf4", 4, "pre-quantized 4-bit NF4 (double quantization), loaded as saved"),
+        (
+            "nf4",
+            4,
+            "pre-quantized 4-bit NF4 (double quantization), loaded as saved (computing in float32, not its saved bfloat16)",
+        ),
         ("int8", 8, "pre-quantized 8-bit LLM.int8(), loaded as saved"),
     ],
 )
