@@ -257,7 +257,7 @@ def _bad_calls():
         ("must be float16, bfloat16 or float32", lambda: g(A.to(torch.int32), packed, [16, 128], scales, 64, "nf4")),
         ("blocksize must be", lambda: g(A, packed, [16, 128], scales, 48, "nf4")),
         ("quant_type must be", lambda: g(A, packed, [16, 128], scales, 64, "int4")),
-        ("packed tensor holds", lambda: g(A, packed[:100], [16, 128], scales, 64, "nf4")),
+        ("packed 4-bit tensor. holds", lambda: g(A, packed[:100], [16, 128], scales, 64, "nf4")),
         ("absmax has", lambda: g(A, packed, [16, 128], scales[:-1], 64, "nf4")),
         ("absmax must be torch.float32", lambda: g(A, packed, [16, 128], scales.half(), 64, "nf4")),
         ("bias has", lambda: g(A, packed, [16, 128], scales, 64, "nf4", bias=torch.randn(15))),

@@ -102,8 +102,8 @@ def matmul_4bit(
             W = _dequantize_weight(B, quant_state, A.dtype)
             return torch.nn.functional.linear(A, W.t(), bias)
         raise ValueError(
-            f"matmul_4bit: the input has {A.shape[-1]} features but the 4-bit weight is "
-            f"[{n_out}, {n_in}] (expects {n_in})"
+            f"matmul_4bit: the input has {A.shape[-1]} features (last dimension of shape {tuple(A.shape)}) but the "
+            f"4-bit weight [out_features, in_features] = [{n_out}, {n_in}] expects in_features={n_in}"
         )
     needs_grad = torch.is_grad_enabled() and (A.requires_grad or (bias is not None and bias.requires_grad))
     if needs_grad:
