@@ -210,14 +210,16 @@ inline PreparedGemm4bit prepare_gemm_4bit(const char* op, const at::Tensor& A, c
     check_same_device(op, "absmax_code", *absmax_code, A);
     TORCH_CHECK_VALUE(absmax_code->numel() == 256, "bitsandbytes::", op, ": absmax_code must have 256 entries, got ",
                       absmax_code->numel());
-    check_dtype(op, "absmax_offset", *absmax_offset, at::kFloat);
+    // any floating dtype is taken (as the original does) and converted to float32
+    TORCH_CHECK_TYPE(at::isFloatingType(absmax_offset->scalar_type()), "bitsandbytes::", op,
+                     ": absmax_offset must be a floating-point tensor, got ", absmax_offset->scalar_type());
     check_same_device(op, "absmax_offset", *absmax_offset, A);
     TORCH_CHECK_VALUE(absmax_offset->dim() == 0, "bitsandbytes::", op,
                       ": absmax_offset must be a 0-dim tensor, got shape ", absmax_offset->sizes());
     check_absmax(op, absmax, blocks, kNestedBlocksize, A);
     p.absmax_8bit = absmax_8bit->contiguous();
     p.absmax_code = absmax_code->contiguous();
-    p.absmax_offset = absmax_offset->contiguous();
+    p.absmax_offset = absmax_offset->to(at::kFloat).contiguous();
   } else {
     check_absmax(op, absmax, n, blocksize, A);
   }

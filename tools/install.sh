@@ -2,17 +2,17 @@
 # Installs everything on a fresh machine and builds this package against the
 # installed torch.
 #   tools/install.sh          torch (CPU wheel), runtime + example dependencies, the package
-#   tools/install.sh --dev    also the C++ test toolchain (Debian: catch2, hipcc) when apt is available
+#   tools/install.sh --dev    also the C++ test toolchain (Debian: catch2, hipcc, libtbb-dev) when apt is available
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 source tools/progress.sh # show_progress: only the progress lines of a long step
-PIP_PROGRESS='^ *(Collecting|Downloading|Installing collected|Successfully installed)'
 
 if [[ "${1:-}" == "--dev" ]] && command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == "0" ]]; then
   need=()
   [[ -f /usr/include/catch2/catch.hpp ]] || need+=(catch2)
   command -v hipcc >/dev/null 2>&1 || need+=(hipcc libamdhip64-dev)
+  [[ -f /usr/include/tbb/tbb.h ]] || need+=(libtbb-dev)  # the HIP CPU runtime's parallel algorithms
   if ((${#need[@]})); then
     echo "== apt-get install ${need[*]}"
     apt-get update -qq >/dev/null
@@ -26,7 +26,5 @@ show_progress "$PIP_PROGRESS" "$PY" -m pip install torch==2.13.0
 echo "== pip install -r requirements/test.txt"
 show_progress "$PIP_PROGRESS" "$PY" -m pip install -r requirements/test.txt
 echo "== building bitsandbytes against torch $("$PY" -c 'import torch; print(torch.__version__)')"
-# -v relays scikit-build-core's steps ("*** Building project with Ninja..."), CMake's
-# "-- bitsandbytes: <backends>" and Ninja's line per compiled file
-show_progress "^ *(\*\*\* |-- bitsandbytes:)|$BUILD_PROGRESS" "$PY" -m pip install -v --no-build-isolation --no-deps .
+show_progress "$SKBUILD_PROGRESS" "$PY" -m pip install -v --no-build-isolation --no-deps .
 "$PY" -m bitsandbytes | sed -n '1,12p'

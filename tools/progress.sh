@@ -1,9 +1,10 @@
-# Progress output for the long steps of tools/install.sh and tools/run_tests.sh (sourced by both).
+# Progress output for the long steps of tools/install.sh, run_tests.sh and cuda_torch_check.sh (sourced).
 #
 #   show_progress PATTERN COMMAND...   runs COMMAND; of its output, prints as they come only the
 #                                      lines matching the extended regex PATTERN (its progress);
 #                                      if it fails, prints the last 60 lines of its whole output
 #   build ARGS...                      cmake --build ARGS, a line per compiled file or target
+#   PIP_PROGRESS, SKBUILD_PROGRESS     patterns for pip install and for pip -v building this package
 
 show_progress() {
   local - pattern="$1" log # `local -`: the pipefail below stays inside this function
@@ -23,5 +24,11 @@ show_progress() {
 # Ninja's "[3/41] Building CXX object ..." and Make's "[ 42%] Building CXX object ..." lines
 # (indented by two spaces when pip -v relays them).
 BUILD_PROGRESS='^ *\[ *[0-9]+(/[0-9]+|%)\]'
+
+# pip: a line per package it fetches or installs (nothing when all are there already).
+PIP_PROGRESS='^ *(Collecting|Downloading|Installing collected|Successfully installed)'
+# pip -v building this package: scikit-build-core's steps ("*** Building project with Ninja..."),
+# CMake's "-- bitsandbytes: <backends>" and the build lines.
+SKBUILD_PROGRESS="^ *(\*\*\* |-- bitsandbytes:)|$BUILD_PROGRESS"
 
 build() { show_progress "$BUILD_PROGRESS" cmake --build "$@"; }

@@ -9,7 +9,7 @@ namespace bnb::ops {
 void dequantize_4bit_out_cuda(const at::Tensor& A, const at::Tensor& absmax, int64_t blocksize,
                               std::string_view quant_type, c10::IntArrayRef shape, at::ScalarType dtype,
                               const at::Tensor& out) {
-  const c10::cuda::CUDAGuard guard(A.device());
+  const bnb::gpu::DeviceGuard guard(A.device());
   const PreparedDequantize4bit p = prepare_dequantize_4bit(A, absmax, blocksize, quant_type, shape, dtype, out);
   gpu::check_launch("dequantize_4bit", gpu::launch_dequantize_4bit(p.args, gpu::current_stream(A)));
 }

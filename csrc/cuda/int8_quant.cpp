@@ -21,7 +21,7 @@ void run_quant(const char* op, PreparedInt8Quant& p, const at::Tensor& A) {
 
 std::tuple<at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_vectorwise_quant_cuda(const at::Tensor& A,
                                                                                          double threshold) {
-  const c10::cuda::CUDAGuard guard(A.device());
+  const bnb::gpu::DeviceGuard guard(A.device());
   PreparedInt8Quant p = prepare_int8_quant("int8_vectorwise_quant", A, threshold, false);
   run_quant("int8_vectorwise_quant", p, A);
   return {p.row_q, p.row_stats, outlier_cols_of(p)};
@@ -29,14 +29,14 @@ std::tuple<at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_vectorwise_qu
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_double_quant_cuda(
     const at::Tensor& A, double threshold) {
-  const c10::cuda::CUDAGuard guard(A.device());
+  const bnb::gpu::DeviceGuard guard(A.device());
   PreparedInt8Quant p = prepare_int8_quant("int8_double_quant", A, threshold, true);
   run_quant("int8_double_quant", p, A);
   return {p.row_q, p.col_q, p.row_stats, p.col_stats, outlier_cols_of(p)};
 }
 
 at::Tensor int8_vectorwise_dequant_cuda(const at::Tensor& A, const at::Tensor& stats) {
-  const c10::cuda::CUDAGuard guard(A.device());
+  const bnb::gpu::DeviceGuard guard(A.device());
   const PreparedInt8Dequant p = prepare_int8_vectorwise_dequant(A, stats);
   gpu::check_launch("int8_vectorwise_dequant", gpu::launch_int8_vectorwise_dequant(p.args, gpu::current_stream(A)));
   return p.out;

@@ -233,8 +233,8 @@ def _register_fakes() -> None:
                 lambda: "bitsandbytes::gemm_4bit: absmax_code must be a float32 tensor of 256 entries",
             )
             torch._check(
-                absmax_offset is not None and absmax_offset.dtype == torch.float32 and absmax_offset.dim() == 0,
-                lambda: "bitsandbytes::gemm_4bit: absmax_offset must be a 0-dim float32 tensor",
+                absmax_offset is not None and absmax_offset.is_floating_point() and absmax_offset.dim() == 0,
+                lambda: "bitsandbytes::gemm_4bit: absmax_offset must be a 0-dim floating-point tensor",
             )
         return torch.empty((*A.shape[:-1], shapeB[0]), device=A.device, dtype=A.dtype)
 

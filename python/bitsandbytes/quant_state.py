@@ -75,6 +75,16 @@ class QuantState:
         nested = [self.offset, self.state2] if self.nested else None
         return [self.absmax, self.shape, self.dtype, self.blocksize, nested, self.quant_type][idx]
 
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails. The packed checkpoint key
+        # "quant_state.bitsandbytes__<type>" resolves by getattr (FSDP's state_dict walks
+        # dotted names that way), so that last part reads as the packed tensor.
+        if name.startswith("bitsandbytes__"):
+            packed = self.as_dict(packed=True).get("quant_state." + name)
+            if packed is not None:
+                return packed
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
     @classmethod
     def from_dict(cls, qs_dict: dict[str, Any], device: torch.device | str) -> QuantState:
         """Rebuild a state from ``as_dict()`` output (packed or not). Key prefixes such as

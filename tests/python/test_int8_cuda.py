@@ -24,9 +24,15 @@ def test_quant_ops_match_cpu(dtype, threshold):
     assert torch.equal(ops.int8_vectorwise_dequant(q, s), ops.int8_vectorwise_dequant(q.cuda(), s.cuda()).cpu())
 
 
-@pytest.mark.parametrize("M,N,K", [(1, 64, 4096), (5, 7, 9), (130, 200, 67), (256, 512, 1024)])
+# the vendor int8 GEMM (cuBLASLt / hipBLASLt via _int_mm: M > 16, K and N multiples of 8) unless
+# BNB_CUDA_INT8_VENDOR=0; this package's kernels otherwise: the GEMV (M <= 8, K % 16 == 0) and the tiles
+@pytest.mark.parametrize(
+    "M,N,K", [(1, 64, 4096), (8, 264, 512), (5, 7, 9), (16, 96, 4096), (17, 64, 4096), (130, 200, 67), (256, 512, 1024)]
+)
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32], ids=str)
-def test_matmul_ops_match_cpu(M, N, K, dtype):
+@pytest.mark.parametrize("vendor", ["1", "0"])
+def test_matmul_ops_match_cpu(monkeypatch, M, N, K, dtype, vendor):
+    monkeypatch.setenv("BNB_CUDA_INT8_VENDOR", vendor)
     A = torch.randint(-128, 128, (M, K), dtype=torch.int8)
     B = torch.randint(-128, 128, (N, K), dtype=torch.int8)
     rs, cs, bias = torch.rand(M), torch.rand(N), torch.randn(N, dtype=dtype)
@@ -39,6 +45,20 @@ def test_matmul_ops_match_cpu(M, N, K, dtype):
         ops.int8_mm_dequant(i32, rs, cs, dtype, bias),
         ops.int8_mm_dequant(i32.cuda(), rs.cuda(), cs.cuda(), dtype, bias.cuda()).cpu(),
     )
+
+
+@pytest.mark.parametrize("M", [4, 64])
+def test_scaled_mm_in_a_cuda_graph(M):
+    # the vendor GEMM (64 rows) and the GEMV kernel (4 rows) run without host synchronisation
+    A = torch.randint(-128, 128, (M, 512), dtype=torch.int8, device="cuda")
+    B = torch.randint(-128, 128, (256, 512), dtype=torch.int8, device="cuda")
+    rs, cs = torch.rand(M, device="cuda"), torch.rand(256, device="cuda")
+    expected = ops.int8_scaled_mm(A, B, rs, cs, None, torch.bfloat16)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        y = ops.int8_scaled_mm(A, B, rs, cs, None, torch.bfloat16)
+    graph.replay()
+    assert torch.equal(y, expected)
 
 
 def test_linear8bitlt_on_gpu_matches_cpu():

@@ -66,14 +66,6 @@ def test_compute_dtype_defaults_to_the_first_input_dtype():
     assert layer.compute_dtype == torch.bfloat16
 
 
-def test_float16_input_with_float32_compute_warns():
-    layer = _layer(quant_type="nf4", compute_dtype=torch.float32)
-    layer.compute_type_is_set = False
-    expected = r"Input type into Linear4bit is torch.float16, but bnb_4bit_compute_dtype"
-    with pytest.warns(UserWarning, match=expected), torch.no_grad():
-        layer(torch.randn(1, 128, dtype=torch.float16))
-
-
 @pytest.mark.parametrize("compute_dtype", [torch.float32, torch.bfloat16])
 def test_gradients_flow_to_input_and_bias_not_weight(compute_dtype):
     layer = _layer(quant_type="nf4", compute_dtype=compute_dtype)

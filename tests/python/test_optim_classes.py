@@ -66,6 +66,10 @@ def _p(n=10):
         (lambda: optim.AdamW(_p(), weight_decay=-1), ValueError, "weight_decay"),
         (lambda: optim.Adam([]), ValueError, "empty parameter list"),
         (lambda: optim.Lion8bit(_p(), optim_bits=8), TypeError, "optim_bits"),
+        (lambda: optim.LAMB8bit(_p(), amsgrad=True), ValueError, "LAMB8bit does not support amsgrad=True"),
+        (lambda: optim.LAMB8bit(_p(), max_unorm=0.5), ValueError, r"only supports max_unorm=1\.0"),
+        (lambda: optim.LAMB8bit(_p(), max_unorm=0.0), ValueError, r"only supports max_unorm=1\.0"),
+        (lambda: optim.Adagrad8bit(_p(), optim_bits=32), ValueError, r"Adagrad8bit only supports optim_bits=8"),
     ],
 )
 def test_rejected_arguments(make, exc, msg):

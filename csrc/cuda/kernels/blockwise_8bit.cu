@@ -64,8 +64,8 @@ const char* launch_quantize_blockwise(const QuantizeBlockwiseArgs& a, void* stre
   if (blocks == 0) return nullptr;
   dispatch_dtype(a.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    quantize_blockwise_kernel<T><<<static_cast<unsigned int>(blocks), kThreads, 0, static_cast<gpuStream_t>(stream)>>>(
-        static_cast<const T*>(a.input), a.n, a.blocksize, a.code, a.out, a.absmax);
+    launch(quantize_blockwise_kernel<T>, static_cast<unsigned int>(blocks), kThreads, 0,
+           static_cast<gpuStream_t>(stream), static_cast<const T*>(a.input), a.n, a.blocksize, a.code, a.out, a.absmax);
   });
   return launch_status();
 }
@@ -74,8 +74,8 @@ const char* launch_dequantize_blockwise(const DequantizeBlockwiseArgs& a, void* 
   if (a.n == 0) return nullptr;
   dispatch_dtype(a.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    dequantize_blockwise_kernel<T><<<grid_for(a.n), kThreads, 0, static_cast<gpuStream_t>(stream)>>>(
-        a.in, a.code, a.absmax, a.n, a.blocksize, static_cast<T*>(a.out));
+    launch(dequantize_blockwise_kernel<T>, grid_for(a.n), kThreads, 0, static_cast<gpuStream_t>(stream), a.in, a.code,
+           a.absmax, a.n, a.blocksize, static_cast<T*>(a.out));
   });
   return launch_status();
 }

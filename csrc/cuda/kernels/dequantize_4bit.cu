@@ -25,8 +25,8 @@ const char* launch_dequantize_4bit(const Dequantize4bitArgs& a, void* stream) {
   const FourBitTables t = four_bit_tables(a.quant_type);
   dispatch_dtype(a.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    dequantize_4bit_kernel<T><<<grid_for((a.n + 1) / 2), kThreads, 0, static_cast<gpuStream_t>(stream)>>>(
-        a.packed, a.absmax, a.n, a.blocksize, t, static_cast<T*>(a.out));
+    launch(dequantize_4bit_kernel<T>, grid_for((a.n + 1) / 2), kThreads, 0, static_cast<gpuStream_t>(stream), a.packed,
+           a.absmax, a.n, a.blocksize, t, static_cast<T*>(a.out));
   });
   return launch_status();
 }

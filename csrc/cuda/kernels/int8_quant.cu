@@ -98,8 +98,8 @@ const char* launch_int8_find_outlier_cols(const Int8QuantArgs& a, uint8_t* flags
   if (a.cols == 0) return nullptr;
   dispatch_dtype(a.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    find_outliers_kernel<T><<<blocks_for(a.cols), kThreads, 0, static_cast<gpuStream_t>(stream)>>>(
-        static_cast<const T*>(a.input), a.rows, a.cols, a.threshold, flags);
+    launch(find_outliers_kernel<T>, blocks_for(a.cols), kThreads, 0, static_cast<gpuStream_t>(stream),
+           static_cast<const T*>(a.input), a.rows, a.cols, a.threshold, flags);
   });
   return launch_status();
 }
@@ -110,19 +110,19 @@ const char* launch_int8_quant(const Int8QuantArgs& a, void* stream) {
   dispatch_dtype(a.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* x = static_cast<const T*>(a.input);
-    quant_rows_kernel<T><<<static_cast<unsigned int>(a.rows), kThreads, 0, static_cast<gpuStream_t>(stream)>>>(
-        x, a.rows, a.cols, a.threshold, a.outlier_cols, a.row_q, a.row_stats);
+    launch(quant_rows_kernel<T>, static_cast<unsigned int>(a.rows), kThreads, 0, static_cast<gpuStream_t>(stream), x,
+           a.rows, a.cols, a.threshold, a.outlier_cols, a.row_q, a.row_stats);
     if (a.col_q)
-      quant_cols_kernel<T><<<blocks_for(a.cols), kThreads, 0, static_cast<gpuStream_t>(stream)>>>(
-          x, a.rows, a.cols, a.threshold, a.col_q, a.col_stats);
+      launch(quant_cols_kernel<T>, blocks_for(a.cols), kThreads, 0, static_cast<gpuStream_t>(stream), x, a.rows, a.cols,
+             a.threshold, a.col_q, a.col_stats);
   });
   return launch_status();
 }
 
 const char* launch_int8_vectorwise_dequant(const Int8VectorDequantArgs& a, void* stream) {
   if (a.rows * a.cols == 0) return nullptr;
-  vectorwise_dequant_kernel<<<grid_for(a.rows * a.cols), kThreads, 0, static_cast<gpuStream_t>(stream)>>>(
-      a.in, a.stats, a.rows, a.cols, a.out);
+  launch(vectorwise_dequant_kernel, grid_for(a.rows * a.cols), kThreads, 0, static_cast<gpuStream_t>(stream), a.in,
+         a.stats, a.rows, a.cols, a.out);
   return launch_status();
 }
 
@@ -130,8 +130,8 @@ const char* launch_int8_mm_dequant(const Int8MmDequantArgs& a, void* stream) {
   if (a.rows * a.cols == 0) return nullptr;
   dispatch_dtype(a.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    mm_dequant_kernel<T><<<grid_for(a.rows * a.cols), kThreads, 0, static_cast<gpuStream_t>(stream)>>>(
-        a.in, a.rows, a.cols, a.row_stats, a.col_stats, a.bias, static_cast<T*>(a.out));
+    launch(mm_dequant_kernel<T>, grid_for(a.rows * a.cols), kThreads, 0, static_cast<gpuStream_t>(stream), a.in, a.rows,
+           a.cols, a.row_stats, a.col_stats, a.bias, static_cast<T*>(a.out));
   });
   return launch_status();
 }

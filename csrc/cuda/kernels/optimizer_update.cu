@@ -129,10 +129,10 @@ const char* launch_optimizer_update_32bit(const Optimizer32bitArgs& a, void* str
     dispatch_dtype(a.dtype, [&](auto tag) {
       using T = typename decltype(tag)::type;
       if (a.unorm_sum != nullptr) {
-        zero_kernel<<<1, 1, 0, s>>>(a.unorm_sum);
-        unorm_kernel<K, T><<<grid_for(a.n), kThreads, 0, s>>>(a);
+        launch(zero_kernel, 1, 1, 0, s, a.unorm_sum);
+        launch(unorm_kernel<K, T>, grid_for(a.n), kThreads, 0, s, a);
       }
-      update_32bit_kernel<K, T><<<grid_for(a.n), kThreads, 0, s>>>(a);
+      launch(update_32bit_kernel<K, T>, grid_for(a.n), kThreads, 0, s, a);
     });
   });
   return launch_status();
@@ -148,7 +148,7 @@ const char* launch_optimizer_update_8bit_blockwise(const Optimizer8bitArgs& a, v
     if constexpr (K != OptimizerKind::kLamb && K != OptimizerKind::kLars) {
       dispatch_dtype(a.dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
-        update_8bit_kernel<K, T><<<grid, kThreads, 0, s>>>(a);
+        launch(update_8bit_kernel<K, T>, grid, kThreads, 0, s, a);
       });
     }
   });

@@ -29,11 +29,14 @@ __global__ void quantize_4bit_kernel(const T* __restrict__ x, int64_t n, int64_t
   const float clamped = raw != raw ? raw : (raw < k4bitAbsmaxFloor ? k4bitAbsmaxFloor : raw);
   if (threadIdx.x == 0) absmax[b] = len == blocksize ? raw : clamped;
   const float inv = 1.0f / clamped;
+  const bool partial = len != blocksize;
   for (int64_t p = threadIdx.x; p < (len + 1) / 2; p += kThreads) {
     const int64_t e = start + 2 * p;
-    const uint8_t hi = t.to_code[nearest_4bit_sorted_position(to_f32(x[e]) * inv, t.mids)];
+    const uint8_t hi = t.to_code[nearest_4bit_sorted_position(scale_4bit(to_f32(x[e]), clamped, inv, partial), t.mids)];
     const uint8_t lo =
-        2 * p + 1 < len ? t.to_code[nearest_4bit_sorted_position(to_f32(x[e + 1]) * inv, t.mids)] : t.zero_code;
+        2 * p + 1 < len
+            ? t.to_code[nearest_4bit_sorted_position(scale_4bit(to_f32(x[e + 1]), clamped, inv, partial), t.mids)]
+            : t.zero_code;
     packed[e / 2] = pack_nibbles(hi, lo);
   }
 }
@@ -46,8 +49,8 @@ const char* launch_quantize_4bit(const Quantize4bitArgs& a, void* stream) {
   const FourBitTables t = four_bit_tables(a.quant_type);
   dispatch_dtype(a.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    quantize_4bit_kernel<T><<<static_cast<unsigned int>(blocks), kThreads, 0, static_cast<gpuStream_t>(stream)>>>(
-        static_cast<const T*>(a.input), a.n, a.blocksize, t, a.packed, a.absmax);
+    launch(quantize_4bit_kernel<T>, static_cast<unsigned int>(blocks), kThreads, 0, static_cast<gpuStream_t>(stream),
+           static_cast<const T*>(a.input), a.n, a.blocksize, t, a.packed, a.absmax);
   });
   return launch_status();
 }

@@ -73,20 +73,32 @@ def _warn_cast(dtype: torch.dtype) -> None:
         warnings.warn(f"MatMul8bitLt: inputs will be cast from {dtype} to float16 during quantization", stacklevel=3)
 
 
-def _check_shapes(A: torch.Tensor, B: torch.Tensor, bias: torch.Tensor | None) -> None:
+def _check_shapes(A: torch.Tensor, B: torch.Tensor, bias: torch.Tensor | None, state: MatmulLtState | None) -> None:
     if not isinstance(A, torch.Tensor) or not isinstance(B, torch.Tensor):
         raise TypeError(f"bitsandbytes.matmul: A and B must be tensors, got {type(A).__name__} and {type(B).__name__}")
     if not A.is_floating_point():
         raise TypeError(f"bitsandbytes.matmul: A must be a floating-point tensor, got {A.dtype}")
     if B.dim() != 2:
         raise ValueError(f"bitsandbytes.matmul: B must be a 2-D weight [out, in], got shape {tuple(B.shape)}")
-    if A.dim() == 0 or A.shape[-1] != B.shape[1]:
+    weight_shape = tuple(B.shape)
+    if state is not None and not state.has_fp16_weights and state.CB is not None:
+        # The product uses the state's int8 weight; B may be it or its transposed view.
+        weight_shape = tuple(state.CB.shape)
+        if tuple(B.shape) not in (weight_shape, weight_shape[::-1]):
+            raise ValueError(
+                f"bitsandbytes.matmul: B has shape {tuple(B.shape)} but the state's int8 weight CB has shape "
+                f"{weight_shape}"
+            )
+    if A.dim() == 0 or A.shape[-1] != weight_shape[1]:
         raise ValueError(
-            f"bitsandbytes.matmul: A's last dimension ({tuple(A.shape)}) must equal B's in_features "
-            f"({tuple(B.shape)}); the product is A @ B.T"
+            f"bitsandbytes.matmul: A's last dimension ({A.shape[-1] if A.dim() else None}) must equal the weight's "
+            f"in_features ({weight_shape[1]}); A has shape {tuple(A.shape)}, the weight [out, in] {weight_shape}, "
+            "and the product is A @ weight.T"
         )
-    if bias is not None and bias.numel() != B.shape[0]:
-        raise ValueError(f"bitsandbytes.matmul: bias has {bias.numel()} entries but B has {B.shape[0]} output rows")
+    if bias is not None and bias.numel() != weight_shape[0]:
+        raise ValueError(
+            f"bitsandbytes.matmul: bias has {bias.numel()} entries but the weight has {weight_shape[0]} output rows"
+        )
 
 
 def _quantize_weight(B: torch.Tensor, state: MatmulLtState) -> None:
@@ -124,7 +136,8 @@ class MatMul8bitLt(torch.autograd.Function):
             ctx.dtype_A, ctx.dtype_B = A.dtype, B.dtype
             ctx.dtype_bias = None if bias is None else bias.dtype
             ctx.shape_A, ctx.shape_B = A.shape, B.shape
-            shape = (*A.shape[:-1], B.shape[0])
+            out_features = B.shape[0] if state.has_fp16_weights or state.CB is None else state.CB.shape[0]
+            shape = (*A.shape[:-1], out_features)
             if bias is None:
                 return torch.empty(shape, dtype=A.dtype, device=A.device)
             return torch.zeros(shape, dtype=A.dtype, device=A.device) + bias.to(A.dtype)
@@ -241,7 +254,7 @@ def matmul(
 ):
     """LLM.int8() ``A @ B.T (+ bias)``. ``B`` is the weight ``[out, in]`` (float, or int8 with
     ``state.CB`` / ``state.SCB``); ``threshold > 0`` enables the outlier decomposition."""
-    _check_shapes(A, B, bias)
+    _check_shapes(A, B, bias, state)
     state = state or MatmulLtState()
     if threshold > 0.0:
         state.threshold = threshold

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from .. import functional as F
 from .params_4bit import Params4bit, packed_weight_and_state
+
+logger = logging.getLogger("bitsandbytes.nn.modules")  # the original's logger name
 
 
 class Embedding4bit(torch.nn.Embedding):
@@ -35,6 +39,11 @@ class Embedding4bit(torch.nn.Embedding):
             module=self,
         )
         self.quant_state = None
+        if embedding_dim % self.weight.blocksize != 0:
+            logger.warning(
+                f"Embedding size {embedding_dim} is not divisible by block size {self.weight.blocksize}. "
+                "This will lead to slow inference.",
+            )
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         raise NotImplementedError("Saving Embedding4bit is not supported")

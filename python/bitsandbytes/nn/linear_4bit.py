@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import warnings
+import logging
 
 import torch
 
 from .._validate import check_input_features
 from ..autograd.matmul_4bit import matmul_4bit
 from .params_4bit import Params4bit, packed_weight_and_state
+
+logger = logging.getLogger("bitsandbytes.nn.modules")  # the original's logger name
 
 
 class Linear4bit(torch.nn.Linear):
@@ -52,16 +54,13 @@ class Linear4bit(torch.nn.Linear):
         if x.dtype in (torch.float32, torch.bfloat16):
             # the input dtype is the fastest choice that loses nothing
             self.compute_dtype = x.dtype
-        elif x.dtype == torch.float16:
-            if self.compute_dtype in (None, torch.float32):
-                what = "inference" if x.numel() == x.shape[-1] else "inference or training speed"
-                warnings.warn(
-                    "Input type into Linear4bit is torch.float16, but bnb_4bit_compute_dtype=torch.float32 (default). "
-                    f"This will lead to slow {what}.",
-                    stacklevel=3,
-                )
-            if self.compute_dtype is None:
-                self.compute_dtype = torch.float16
+        elif x.dtype == torch.float16 and self.compute_dtype in (None, torch.float32):
+            # float16 input computed in float32 (compute_dtype None keeps the input's float16)
+            what = "inference" if x.numel() == x.shape[-1] else "inference or training speed"
+            logger.warning(
+                "Input type into Linear4bit is torch.float16, but bnb_4bit_compute_dtype=torch.float32 (default). "
+                f"This will lead to slow {what}.",
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input_features(self, x)
@@ -73,7 +72,10 @@ class Linear4bit(torch.nn.Linear):
         input_dtype = x.dtype
         if self.compute_dtype is not None:
             x = x.to(self.compute_dtype)
-        bias = None if self.bias is None else self.bias.to(x.dtype)
+        bias = self.bias
+        if bias is not None and bias.dtype != x.dtype:
+            # as the original: the bias parameter itself moves to the compute dtype
+            bias.data = bias.data.to(x.dtype)
         out = matmul_4bit(x, weight.t(), quant_state=state, bias=bias)
         return out.to(input_dtype)
 

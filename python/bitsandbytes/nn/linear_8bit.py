@@ -133,15 +133,24 @@ class Linear8bitLt(nn.Linear):
             self.state.use_pool = True
         self.weight = Int8Params(self.weight.data, has_fp16_weights=has_fp16_weights, requires_grad=has_fp16_weights)
 
+    def _weight_scb(self) -> torch.Tensor | None:
+        """The int8 weight's row scales, or None (also for a weight tied to a plain parameter)."""
+        return getattr(self.weight, "SCB", None)
+
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         super()._save_to_state_dict(destination, prefix, keep_vars)
-        scb = self.weight.SCB if self.weight.SCB is not None else self.state.SCB
+        scb = self._scb_target()  # None for a weight tied to another module's plain parameter
         if not self.state.has_fp16_weights and scb is not None:
             destination[prefix + "SCB"] = scb if keep_vars else scb.detach()
             destination[prefix + "weight_format"] = torch.tensor(0, dtype=torch.uint8)
 
     def _scb_target(self) -> torch.Tensor | None:
-        return self.weight.SCB if self.weight.SCB is not None else self.state.SCB
+        """Where this layer keeps its row scales (the weight's, or the state's after a forward);
+        None when the layer holds no int8 weight (never quantized, or tied to a plain parameter)."""
+        if not isinstance(self.weight, Int8Params):
+            return None
+        scb = self._weight_scb()
+        return scb if scb is not None else self.state.SCB
 
     def _check_checkpoint(self, state_dict, prefix) -> None:
         """Before anything of this layer is loaded: check weight_format, the weight's shape,
@@ -225,7 +234,7 @@ class Linear8bitLt(nn.Linear):
                 "(fully_shard(..., ignored_params=...), or Accelerate's FSDP plugin ignored_modules), or use 4-bit "
                 "weights with a float bnb_4bit_quant_storage."
             )
-        if self.weight.CB is not None:
+        if getattr(self.weight, "CB", None) is not None:
             self.init_8bit_state()
         if self.bias is not None and self.bias.dtype != x.dtype:
             self.bias.data = self.bias.data.to(x.dtype)

@@ -194,6 +194,9 @@ class Params4bit(torch.nn.Parameter):
     def cpu(self) -> Params4bit:
         return self.to(device="cpu")
 
+    def xpu(self, device: int | str | torch.device | None = None, non_blocking: bool = False) -> Params4bit:
+        return self.to(device="xpu" if device is None else device, non_blocking=non_blocking)
+
     # ---- loading a checkpoint ---------------------------------------------
     @classmethod
     def from_prequantized(

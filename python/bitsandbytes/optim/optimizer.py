@@ -189,8 +189,8 @@ class Optimizer8bit(torch.optim.Optimizer):
 
     def load_state_dict(self, state_dict, move_to_device=True):
         """Load a state_dict of this package or of bitsandbytes (nested or flat quantization keys)."""
-        # Only the groups are copied: state tensors are moved/cast into new tensors where
-        # needed and otherwise shared (as torch.optim does), so loading does not double memory.
+        # The loaded state is a copy (as in the original): an optimizer that keeps stepping on
+        # the source state_dict's tensors does not change this one's state.
         state_dict = {"state": state_dict["state"], "param_groups": copy.deepcopy(state_dict["param_groups"])}
         groups = self.param_groups
         saved_groups = state_dict["param_groups"]
@@ -212,11 +212,8 @@ class Optimizer8bit(torch.optim.Optimizer):
 
         def cast(param, value, key=None):
             if isinstance(value, torch.Tensor):
-                if key in self.non_castable_tensor_keys:
-                    return value.to(param.device) if move_to_device else value
-                if value.is_floating_point():
-                    value = value.to(param.dtype)
-                return value.to(param.device) if move_to_device else value
+                dtype = param.dtype if value.is_floating_point() and key not in self.non_castable_tensor_keys else None
+                return value.to(device=param.device if move_to_device else None, dtype=dtype, copy=True)
             if isinstance(value, dict):
                 return {k: cast(param, v, key=k) for k, v in value.items()}
             if isinstance(value, container_abcs.Iterable) and not isinstance(value, str):
@@ -238,7 +235,7 @@ class Optimizer8bit(torch.optim.Optimizer):
                 v.update(nested)
             v = _sharded.import_state(v, param)  # DTensor states, per-element absmax
             v = cast(_sharded.local(param), v)
-            self._check_loaded_state(_sharded.local(param), v, k, position[id(param)])
+            self._check_loaded_state(param, v, k, position[id(param)])
             state[param] = v
         for param in state:
             if isinstance(param, torch.Tensor):
@@ -258,8 +255,10 @@ class Optimizer8bit(torch.optim.Optimizer):
             return
         gi, pi = position
         config = self.get_config(gi, pi, self.param_groups[gi])
+        # 8-bit or not is decided by the whole parameter's size (the same on any number of
+        # ranks); the state's sizes are those of the local shard
         _validate.check_optimizer_state(
-            p,
+            _sharded.local(p),
             st,
             f"parameter {index} (group {gi}, position {pi}, shape {tuple(p.shape)})",
             eight_bit=config["optim_bits"] == 8 and p.numel() >= config["min_8bit_size"],
@@ -311,8 +310,11 @@ class Optimizer8bit(torch.optim.Optimizer):
         config.update(self.mng.config_for(group["params"][pindex], gindex, pindex))
         return config
 
-    def get_state_buffer(self, p: torch.Tensor, dtype=torch.float32, shape=None) -> torch.Tensor:
-        shape = tuple(p.shape) if shape is None else tuple(shape)
+    def get_state_buffer(self, p: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
+        """A zeroed state buffer shaped like ``p`` (paged when the optimizer is)."""
+        return self._state_buffer(p, dtype, tuple(p.shape))
+
+    def _state_buffer(self, p: torch.Tensor, dtype: torch.dtype, shape: tuple) -> torch.Tensor:
         if not self.is_paged or p.numel() < PAGED_MIN_NUMEL or p.device.type != "cuda":
             return torch.zeros(shape, dtype=dtype, device=p.device)
         buf = paging.get_paged(*shape, dtype=dtype, device=p.device)
@@ -403,7 +405,7 @@ class Optimizer8bit(torch.optim.Optimizer):
         shape1 = (2, *p.shape) if copies == 2 else tuple(p.shape)
         st["step"] = 0
         if dtype == torch.float32:
-            st["state1"] = self.get_state_buffer(p, torch.float32, shape1)
+            st["state1"] = self._state_buffer(p, torch.float32, shape1)
             if two_states:
                 st["state2"] = self.get_state_buffer(p, torch.float32)
         else:
@@ -412,7 +414,7 @@ class Optimizer8bit(torch.optim.Optimizer):
             self.name2qmap["dynamic"] = self.name2qmap["dynamic"].to(p.device)
             self.name2qmap["udynamic"] = self.name2qmap["udynamic"].to(p.device)
             blocks = math.ceil(p.numel() / 256)
-            st["state1"] = self.get_state_buffer(p, torch.uint8, shape1)
+            st["state1"] = self._state_buffer(p, torch.uint8, shape1)
             st["qmap1"] = self.name2qmap["dynamic"]
             st["absmax1"] = torch.zeros((2, blocks) if copies == 2 else (blocks,), dtype=torch.float32, device=p.device)
             if two_states:
