@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
+source tools/progress.sh # show_progress: only the progress lines of a long step
 VENV="${BNB_CI_CACHE:-$HOME/.cache/bitsandbytes-ci}/venv-cuda"
 ARCHS="${BNB_CI_CUDA_ARCHS:-80;90}"
 
@@ -19,12 +20,12 @@ if ! "$VENV/bin/python" -c 'import torch, pytest, scikit_build_core; assert torc
   echo "creating $VENV (a CUDA build of torch, once)"
   rm -rf "$VENV"
   "$PY" -m venv "$VENV"
-  "$VENV/bin/pip" install -q torch==2.14.1 numpy pytest scikit-build-core pybind11
+  show_progress "$PIP_PROGRESS" "$VENV/bin/pip" install torch==2.14.1 numpy pytest scikit-build-core pybind11
 fi
 "$VENV/bin/python" -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda)'
 
 echo "building for sm_${ARCHS//;/, sm_}"
-CMAKE_BUILD_PARALLEL_LEVEL="${JOBS:-$(nproc)}" "$VENV/bin/pip" install -q --no-build-isolation --no-deps \
+CMAKE_BUILD_PARALLEL_LEVEL="${JOBS:-$(nproc)}" show_progress "$SKBUILD_PROGRESS" "$VENV/bin/pip" install -v --no-build-isolation --no-deps \
   --force-reinstall -C build-dir=build/ci-cuda-torch -C cmake.define.BNB_CUDA=ON \
   -C "cmake.define.BNB_CUDA_ARCHS=$ARCHS" .
 

@@ -16,7 +16,6 @@ Each rank writes ``rank<r>.json`` into the output folder.
 import json
 import os
 import sys
-import warnings
 
 import torch
 import torch.distributed as dist
@@ -271,7 +270,6 @@ def bad_input_cases() -> dict:
 
 def main(mode: str, out_dir: str, ckpt: str | None = None) -> None:
     dist.init_process_group("gloo")
-    warnings.filterwarnings("ignore", message="Paged optimizers need a CUDA device")
     result = train(out_dir) if mode == "train" else resume(ckpt)
     rank, world = rank_and_world()
     result["world_size"] = world

@@ -128,7 +128,6 @@ def test_reblock_requantizes_blocks_that_span_two_saved_shards(signed):
     assert torch.all((restored - saved).abs() <= bound)
 
 
-@pytest.mark.filterwarnings("ignore:Paged optimizers need a CUDA device")
 @pytest.mark.parametrize("name", ["AdamW8bit", "PagedAdamW8bit", "AdEMAMix8bit"])
 def test_gathered_state_dict_with_per_element_absmax_resumes_exactly(name):
     """What get_optimizer_state_dict(full_state_dict=True) hands a single process: the sharded

@@ -394,7 +394,9 @@ def test_nan_gradient_does_not_corrupt_other_blocks():
     assert torch.equal(opt.state[p]["absmax1"][1:], opt_c.state[clean]["absmax1"][1:])
 
 
-def test_paged_on_cpu_warns_once_and_works_like_non_paged():
+def test_paged_on_cpu_is_silent_and_works_like_non_paged():
+    """On the CPU a paged optimizer keeps plain states, without a warning: nothing for the user
+    to change (docs/optimizers.md, Paged optimizers)."""
     torch.manual_seed(0)
     a = torch.nn.Parameter(torch.randn(400, 300))
     b = torch.nn.Parameter(a.detach().clone())
@@ -406,7 +408,7 @@ def test_paged_on_cpu_warns_once_and_works_like_non_paged():
             a.grad, b.grad = g.clone(), g.clone()
             paged.step()
             plain.step()
-    assert len([x for x in w if "Paged" in str(x.message)]) == 1
+    assert [str(x.message) for x in w] == []
     assert torch.equal(a, b)
     assert paged.is_paged and not getattr(paged.state[a]["state1"], "is_paged", False)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import math
-import warnings
 import weakref
 from collections import abc as container_abcs
 from collections import defaultdict
@@ -161,7 +160,6 @@ class Optimizer8bit(torch.optim.Optimizer):
         self.page_mng = paging.GlobalPageManager.get_instance()
         self.mng = GlobalOptimManager.get_instance()
         self.non_castable_tensor_keys = set(QUANT_STATE_KEYS)
-        self._warned_paged_cpu = False
         self._param_dtypes: dict[int, torch.dtype] = {}  # id(p) -> dtype when its state was made
         if optim_bits == 8:
             self.fill_qmap()
@@ -172,7 +170,6 @@ class Optimizer8bit(torch.optim.Optimizer):
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        self.__dict__.setdefault("_warned_paged_cpu", False)
         self.__dict__.setdefault("_param_dtypes", {})
 
     # ---- state_dict ----------------------------------------------------------
@@ -378,14 +375,6 @@ class Optimizer8bit(torch.optim.Optimizer):
                 if p.grad is None:
                     continue
                 self._check_param(p, (gindex, pindex))
-                if self.is_paged and p.device.type != "cuda" and not self._warned_paged_cpu:
-                    self._warned_paged_cpu = True
-                    warnings.warn(
-                        "Paged optimizers need a CUDA device; on the CPU the optimizer states are plain "
-                        "(non-paged) tensors.",
-                        UserWarning,
-                        stacklevel=2,
-                    )
                 if not _sharded.is_sharded(p):  # FSDP2 keeps a local shard contiguous
                     if not p.is_contiguous():
                         p.data = p.data.contiguous()
