@@ -96,6 +96,7 @@ PYBIND11_MODULE(_C, m) {
     d["avx512_vnni"] = f.avx512_vnni;
     d["avx_vnni"] = f.avx_vnni;
     d["avx512_vbmi"] = f.avx512_vbmi;
+    d["amx"] = f.amx;
     d["neon"] = f.neon;
     return d;
   });
@@ -106,7 +107,7 @@ PYBIND11_MODULE(_C, m) {
       [](const std::string& name) {
         bnb::cpu::SimdLevel l;
         if (!bnb::cpu::parse_simd_level(name, &l))
-          throw std::invalid_argument("simd level must be 'scalar', 'avx2' or 'avx512', got '" + name + "'");
+          throw std::invalid_argument("simd level must be 'scalar', 'avx2', 'avx512' or 'amx', got '" + name + "'");
         bnb::cpu::set_simd_level(l);
         return bnb::cpu::simd_level_name(bnb::cpu::simd_level());
       },
