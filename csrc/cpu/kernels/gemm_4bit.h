@@ -11,7 +11,8 @@
 // Paths (gemm_4bit_path picks one per call from the SIMD level, A's dtype and
 // the batch size M):
 //  - scalar: the reference; every shape.
-//  - avx2 / avx512 (M <= kFusedMaxBatch): fused, weights decoded in registers.
+//  - avx2 / avx512 (M <= kFusedMaxBatch): fused, weights decoded in registers;
+//    avx2 bf16 (bf16 A): the same from a bf16 code table (vpshufb lookups).
 //  - avx2 tiled / avx512 tiled (larger M): weights decoded once per panel into
 //    fp32 and multiplied by a register-blocked micro-kernel.
 //  - amx (bf16 A, any M): weights decoded once per panel into bf16 and
@@ -47,6 +48,7 @@ inline constexpr int64_t kFusedMaxBatch = 4;
 const Gemm4bitPath& gemm_4bit_scalar_path();
 const Gemm4bitPath* gemm_4bit_avx2_path();          // nullptr where not compiled (also below)
 const Gemm4bitPath* gemm_4bit_avx2_tiled_path();
+const Gemm4bitPath* gemm_4bit_avx2_bf16_path();  // bf16 A only
 const Gemm4bitPath* gemm_4bit_avx512_path();
 const Gemm4bitPath* gemm_4bit_avx512_tiled_path();
 const Gemm4bitPath* gemm_4bit_amx_path();  // bf16 A only
