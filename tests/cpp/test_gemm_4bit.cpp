@@ -72,7 +72,7 @@ std::vector<T> run(const Gemm4bitPath& path, const Problem& p, const std::vector
 std::vector<const Gemm4bitPath*> all_paths() {
   std::vector<const Gemm4bitPath*> paths{&gemm_4bit_scalar_path()};
   const auto& f = cpu_features();
-  for (const Gemm4bitPath* p : {gemm_4bit_avx2_path(), gemm_4bit_avx2_tiled_path()})
+  for (const Gemm4bitPath* p : {gemm_4bit_avx2_path(), gemm_4bit_avx2_bf16_path(), gemm_4bit_avx2_tiled_path()})
     if (f.avx2 && p) paths.push_back(p);
   for (const Gemm4bitPath* p : {gemm_4bit_avx512_path(), gemm_4bit_avx512_tiled_path()})
     if (f.avx512 && p) paths.push_back(p);

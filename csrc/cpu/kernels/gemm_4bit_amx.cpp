@@ -14,15 +14,12 @@
 // denormal inputs read as zero), so results differ from the scalar path only
 // in the order of the fp32 sums.
 //
-// The decode of the next panel is interleaved with the tile multiplies of the
-// current one (two panel buffers), so the vector units and the tile unit work
-// at the same time. Batch rows go in super-blocks whose packed A stays within
+// Batch rows go in super-blocks whose packed A stays within
 // ~1 MiB of L2 (the weights are decoded once per super-block: once for up to
 // 128 batch rows at K = 4096).
 #include <immintrin.h>
 
 #include <algorithm>
-#include <vector>
 
 #include "gemm_4bit.h"
 #include "scratch_buffer.h"
@@ -31,7 +28,7 @@ namespace bnb::cpu {
 namespace {
 
 constexpr int64_t kRows = 32;        // weight rows per panel (two A tiles)
-constexpr int64_t kChunk = 512;      // weight columns per panel
+constexpr int64_t kChunk = 256;      // weight columns per panel (16 KiB: stays in L1 with the A tiles)
 constexpr int64_t kMBlock = 32;      // batch rows per accumulator grid (two B tiles)
 constexpr int64_t kTileWords = 512;  // one 16 x 32 bf16 tile
 
@@ -95,17 +92,15 @@ struct Item {
   int64_t ms, mc, n0, rows, k0, kc;
 };
 
-// Decodes an item's rows into panel[r * kChunk + position - k0], a few rows at a time.
+// Decodes an item's rows into panel[r * kChunk + position - k0].
 struct Decoder {
   const Gemm4bitArgs& a;
   __m512 code;
-  const Item* item = nullptr;  // nothing to decode
-  uint16_t* panel = nullptr;
-  int64_t next = 0;  // rows done
+  const Item* item;
+  uint16_t* panel;
 
-  void rows(int64_t count) {
-    if (item == nullptr) return;
-    for (const int64_t end = std::min(item->rows, next + count); next < end; ++next) row(next);
+  void rows() const {
+    for (int64_t r = 0; r < item->rows; ++r) row(r);
   }
   void row(int64_t r) const {
     const int64_t k0 = item->k0, kc = item->kc, shift = __builtin_ctzll(a.blocksize);
@@ -167,10 +162,9 @@ void configure_tiles() {
 }
 
 // 32 weight rows (panel, kc positions) x 16 or 32 batch rows (x: their first step's tile; x2: the next 16 rows'),
-// accumulated into c (ldc floats per weight row); d decodes `per_step` rows of the next panel per step.
+// accumulated into c (ldc floats per weight row).
 template <bool kTwo>
-void tile_block(const uint16_t* panel, const uint16_t* x, int64_t x2, int64_t kc, float* c, int64_t ldc, bool first,
-                Decoder& d, int64_t per_step) {
+void tile_block(const uint16_t* panel, const uint16_t* x, int64_t x2, int64_t kc, float* c, int64_t ldc, bool first) {
   const int64_t ldc_bytes = ldc * 4;
   if (first) {
     _tile_zero(0);
@@ -198,7 +192,6 @@ void tile_block(const uint16_t* panel, const uint16_t* x, int64_t x2, int64_t kc
       _tile_dpbf16ps(1, 4, 7);
       _tile_dpbf16ps(3, 5, 7);
     }
-    d.rows(per_step);
   }
   _tile_stored(0, c, ldc_bytes);
   _tile_stored(2, c + 16 * ldc, ldc_bytes);
@@ -260,36 +253,29 @@ inline int64_t super_block_rows(const Gemm4bitArgs& a) {
 void run(const Gemm4bitArgs& a, const void* ws, int64_t n_begin, int64_t n_end) {
   const uint16_t* X = static_cast<const uint16_t*>(ws);
   const int64_t mc_max = super_block_rows(a);
-  thread_local std::vector<Item> items;
   static thread_local ScratchBuffer panel_buffer, c_buffer;  // tile rows must not straddle cache lines
-  items.clear();
-  for (int64_t ms = 0; ms < a.M; ms += mc_max)
-    for (int64_t n0 = n_begin; n0 < n_end; n0 += kRows)
-      for (int64_t k0 = 0; k0 < a.K; k0 += kChunk)
-        items.push_back({ms, std::min(mc_max, a.M - ms), n0, std::min(kRows, n_end - n0), k0,
-                         std::min(kChunk, a.K - k0)});
-  uint16_t* panels = scratch<uint16_t>(panel_buffer, 2 * kRows * kChunk);
+  uint16_t* panel = scratch<uint16_t>(panel_buffer, kRows * kChunk);
   float* cbuf = scratch<float>(c_buffer, kRows * mc_max);
   const __m512 code = _mm512_loadu_ps(gemm_4bit_code(a));
-  Decoder first{a, code, items.data(), panels};
-  first.rows(kRows);
   configure_tiles();
-  for (size_t i = 0; i < items.size(); ++i) {
-    const Item& it = items[i];
-    const uint16_t* panel = panels + (i % 2) * kRows * kChunk;
-    Decoder next{a, code};
-    if (i + 1 < items.size()) next.item = &items[i + 1], next.panel = panels + ((i + 1) % 2) * kRows * kChunk;
-    const int64_t mcp = (it.mc + 15) / 16 * 16, blocks = (mcp + kMBlock - 1) / kMBlock;
-    const int64_t per_step = (kRows + blocks * (it.kc / 32) - 1) / (blocks * (it.kc / 32));
-    for (int64_t mb = 0; mb < mcp; mb += kMBlock) {
-      const uint16_t* x = X + (it.ms + mb) / 16 * panel_words(a.K) + it.k0 / 32 * kTileWords;
-      if (mcp - mb > 16)
-        tile_block<true>(panel, x, panel_words(a.K), it.kc, cbuf + mb, mcp, it.k0 == 0, next, per_step);
-      else
-        tile_block<false>(panel, x, 0, it.kc, cbuf + mb, mcp, it.k0 == 0, next, per_step);
+  for (int64_t ms = 0; ms < a.M; ms += mc_max) {
+    const int64_t mc = std::min(mc_max, a.M - ms), mcp = (mc + 15) / 16 * 16;
+    for (int64_t n0 = n_begin; n0 < n_end; n0 += kRows) {
+      for (int64_t k0 = 0; k0 < a.K; k0 += kChunk) {
+        const Item it{ms, mc, n0, std::min(kRows, n_end - n0), k0, std::min(kChunk, a.K - k0)};
+        // The tile unit and the vector units barely overlap, and vector stores between tile loads cost more
+        // than one after the other: decode the panel, then multiply it.
+        Decoder{a, code, &it, panel}.rows();
+        for (int64_t mb = 0; mb < mcp; mb += kMBlock) {
+          const uint16_t* x = X + (ms + mb) / 16 * panel_words(a.K) + k0 / 32 * kTileWords;
+          if (mcp - mb > 16)
+            tile_block<true>(panel, x, panel_words(a.K), it.kc, cbuf + mb, mcp, k0 == 0);
+          else
+            tile_block<false>(panel, x, 0, it.kc, cbuf + mb, mcp, k0 == 0);
+        }
+        if (k0 + it.kc == a.K) write_out(a, it, cbuf, mcp);  // the panel's outputs are complete
+      }
     }
-    next.rows(kRows);
-    if (it.k0 + it.kc == a.K) write_out(a, it, cbuf, mcp);  // the panel's last chunk: its outputs are complete
   }
   _tile_release();
 }
