@@ -71,12 +71,15 @@ const Gemm4bitPath* gemm_4bit_avx512_tiled_path() { return nullptr; }
 const Gemm4bitPath* gemm_4bit_amx_path() { return nullptr; }
 #endif
 
+// From 3 batch rows on, AMX tiles beat the fused AVX-512 kernel (whose FMAs grow with the batch).
+constexpr int64_t kAmxMinBatch = 3;
+
 const Gemm4bitPath& gemm_4bit_path(const Gemm4bitArgs& a) {
   const SimdLevel level = simd_level();
   const bool fused = a.M <= kFusedMaxBatch;
   const bool bf16 = a.dtype == DType::kBF16;
   const Gemm4bitPath* candidates[4] = {nullptr, nullptr, nullptr, nullptr};
-  if (level >= SimdLevel::kAmx && bf16 && !fused) candidates[0] = gemm_4bit_amx_path();
+  if (level >= SimdLevel::kAmx && bf16 && a.M >= kAmxMinBatch) candidates[0] = gemm_4bit_amx_path();
   if (level >= SimdLevel::kAvx512) candidates[1] = fused ? gemm_4bit_avx512_path() : gemm_4bit_avx512_tiled_path();
   if (level >= SimdLevel::kAvx2 && bf16 && fused) candidates[2] = gemm_4bit_avx2_bf16_path();
   if (level >= SimdLevel::kAvx2) candidates[3] = fused ? gemm_4bit_avx2_path() : gemm_4bit_avx2_tiled_path();

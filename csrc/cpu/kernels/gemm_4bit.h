@@ -15,7 +15,7 @@
 //    avx2 bf16 (bf16 A): the same from a bf16 code table (vpshufb lookups).
 //  - avx2 tiled / avx512 tiled (larger M): weights decoded once per panel into
 //    fp32 and multiplied by a register-blocked micro-kernel.
-//  - amx (bf16 A, any M): weights decoded once per panel into bf16 and
+//  - amx (bf16 A, M >= 3): weights decoded once per panel into bf16 and
 //    multiplied by AMX tiles.
 // The SIMD paths need K % blocksize == 0 (rows start on a block); other shapes
 // take the scalar path.
