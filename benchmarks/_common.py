@@ -9,7 +9,9 @@ BNB_CPU_SIMD=avx2, torch's with ATEN_CPU_CAPABILITY=avx2 and ONEDNN_MAX_CPU_ISA=
 (read when torch loads, so the process re-executes itself with them set), and the
 original is kept off its AVX512-BF16 kernel, as on such a CPU. BNB_BENCH_CPU=avx512
 measures an AVX-512 CPU with AVX512-BF16 but no AMX (oneDNN capped at
-AVX512_CORE_BF16). Unset: the machine as it is."""
+AVX512_CORE_BF16). Unset: the machine as it is. BNB_BENCH_THREADS sets torch's
+thread count (default: torch's), e.g. 1 on a machine shared with other jobs, where
+two threads that must meet at every op's end measure mostly the scheduler."""
 
 from __future__ import annotations
 
@@ -92,6 +94,8 @@ def implementation() -> str:
 
 
 _enter_cpu_class()
+if os.environ.get("BNB_BENCH_THREADS"):
+    torch.set_num_threads(int(os.environ["BNB_BENCH_THREADS"]))
 
 
 def timeit(fn: Callable[[], object], min_time: float = 0.5, warmup: int = 2, max_iters: int = 50) -> float:
