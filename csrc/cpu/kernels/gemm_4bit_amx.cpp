@@ -16,9 +16,10 @@
 //
 // Each panel is decoded, then multiplied (measured on Sapphire Rapids: the tile
 // and vector units barely overlap, and vector stores between tile loads stall
-// them). Batch rows go in super-blocks whose packed A stays within ~1 MiB of L2
-// (the weights are decoded once per super-block: once for up to 128 batch rows
-// at K = 4096).
+// them). Batch rows go in super-blocks of 128 (the weights are decoded once per
+// super-block), and K in the fewest equal blocks over each of which a
+// super-block's packed A stays within ~1 MiB of L2; the fp32 sums of the thread's columns persist across K
+// blocks.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -48,8 +49,8 @@ int64_t workspace_bytes(const Gemm4bitArgs& a) { return batch_panels(a.M) * pane
 
 // One row of A in position order: per chunk of `width` columns, the even columns then the odd ones.
 void to_positions(const uint16_t* src, int64_t K, int64_t width, uint16_t* dst) {
-  const __m512i lane = _mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13,
-                                        12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i lane = _mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12,
+                                        11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
   const __m512i even = _mm512_add_epi16(lane, lane), odd = _mm512_add_epi16(even, _mm512_set1_epi16(1));
   if (width == 64) {
     for (int64_t k = 0; k < K; k += 64) {
@@ -246,34 +247,44 @@ void write_out(const Gemm4bitArgs& a, const Item& it, const float* c, int64_t ld
   }
 }
 
-// Batch rows per super-block: their packed A stays within ~1 MiB.
-inline int64_t super_block_rows(const Gemm4bitArgs& a) {
-  const int64_t fit = (int64_t{1} << 20) / (2 * a.K) / kMBlock * kMBlock;
-  return std::min(std::max(fit, kMBlock), batch_panels(a.M) * 16);
+// Batch rows per super-block (the weights are decoded once per super-block).
+constexpr int64_t kSuperRows = 128;
+
+// Columns per K block: K in the fewest equal blocks (whole chunks) over each of which a
+// super-block's packed A (bf16) stays within ~1 MiB of L2.
+inline int64_t k_block(int64_t K, int64_t rows) {
+  const int64_t blocks = (2 * rows * K + (int64_t{1} << 20) - 1) >> 20;
+  return ((K + blocks - 1) / blocks + kChunk - 1) / kChunk * kChunk;
 }
 
 void run(const Gemm4bitArgs& a, const void* ws, int64_t n_begin, int64_t n_end) {
   const uint16_t* X = static_cast<const uint16_t*>(ws);
-  const int64_t mc_max = super_block_rows(a);
+  const int64_t mc_max = std::min(kSuperRows, batch_panels(a.M) * 16);
   static thread_local ScratchBuffer panel_buffer, c_buffer;  // tile rows must not straddle cache lines
   uint16_t* panel = scratch<uint16_t>(panel_buffer, kRows * kChunk);
-  float* cbuf = scratch<float>(c_buffer, kRows * mc_max);
+  // the fp32 sums of this thread's columns x one super-block, kept across K blocks
+  float* cbuf = scratch<float>(c_buffer, (n_end - n_begin + kRows - 1) / kRows * kRows * mc_max);
   const __m512 code = _mm512_loadu_ps(gemm_4bit_code(a));
   configure_tiles();
   for (int64_t ms = 0; ms < a.M; ms += mc_max) {
-    const int64_t mc = std::min(mc_max, a.M - ms), mcp = (mc + 15) / 16 * 16;
-    for (int64_t n0 = n_begin; n0 < n_end; n0 += kRows) {
-      for (int64_t k0 = 0; k0 < a.K; k0 += kChunk) {
-        const Item it{ms, mc, n0, std::min(kRows, n_end - n0), k0, std::min(kChunk, a.K - k0)};
-        Decoder{a, code, &it, panel}.rows();
-        for (int64_t mb = 0; mb < mcp; mb += kMBlock) {
-          const uint16_t* x = X + (ms + mb) / 16 * panel_words(a.K) + k0 / 32 * kTileWords;
-          if (mcp - mb > 16)
-            tile_block<true>(panel, x, panel_words(a.K), it.kc, cbuf + mb, mcp, k0 == 0);
-          else
-            tile_block<false>(panel, x, 0, it.kc, cbuf + mb, mcp, k0 == 0);
+    const int64_t mc = std::min(mc_max, a.M - ms), mcp = (mc + 15) / 16 * 16, kb_len = k_block(a.K, mcp);
+    for (int64_t kb = 0; kb < a.K; kb += kb_len) {
+      const int64_t kb_end = std::min(a.K, kb + kb_len);
+      for (int64_t n0 = n_begin; n0 < n_end; n0 += kRows) {
+        float* c = cbuf + (n0 - n_begin) * mcp;
+        Item it{ms, mc, n0, std::min(kRows, n_end - n0), 0, 0};
+        for (int64_t k0 = kb; k0 < kb_end; k0 += kChunk) {
+          it.k0 = k0, it.kc = std::min(kChunk, kb_end - k0);
+          Decoder{a, code, &it, panel}.rows();
+          for (int64_t mb = 0; mb < mcp; mb += kMBlock) {
+            const uint16_t* x = X + (ms + mb) / 16 * panel_words(a.K) + k0 / 32 * kTileWords;
+            if (mcp - mb > 16)
+              tile_block<true>(panel, x, panel_words(a.K), it.kc, c + mb, mcp, k0 == 0);
+            else
+              tile_block<false>(panel, x, 0, it.kc, c + mb, mcp, k0 == 0);
+          }
         }
-        if (k0 + it.kc == a.K) write_out(a, it, cbuf, mcp);  // the panel's outputs are complete
+        if (kb_end == a.K) write_out(a, it, c, mcp);  // the panel's outputs are complete
       }
     }
   }

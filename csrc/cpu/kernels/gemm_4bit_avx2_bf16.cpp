@@ -96,6 +96,11 @@ template <int NR, int MR>
   }
   const float* ap = A + m0 * a.K;
   for (int64_t k0 = 0; k0 < a.K; k0 += kGroup) {
+    if (k0 % 128 == 0) {  // a new cache line of each row: fetch that line of the rows the next tile reads
+#pragma GCC unroll 2
+      for (int r = 0; r < NR; ++r)
+        _mm_prefetch(reinterpret_cast<const char*>(row[r] + (NR * a.K + k0) / 2), _MM_HINT_T0);
+    }
 #pragma GCC unroll 2
     for (int r = 0; r < NR; ++r) {
       const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row[r] + k0 / 2));

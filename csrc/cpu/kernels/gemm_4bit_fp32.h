@@ -26,8 +26,10 @@
 // the panel with all batch rows: NR weight rows x (16 or 32) batch rows of
 // fp32 accumulators, each weight broadcast, packed A read as vectors. Packed A
 // is transposed into panels of L batch rows, [panel][K][L], so one load gives
-// one column of L batch rows. Batch rows are processed in super-blocks whose
-// packed A stays in L2 (the weights are decoded once per super-block).
+// one column of L batch rows. Batch rows go in super-blocks of 64 (the weights
+// are decoded once per super-block), and K in the fewest equal blocks over each
+// of which a super-block's packed A stays within ~1 MiB of L2; the fp32 sums of the thread's columns
+// persist across K blocks.
 #pragma once
 
 #include <immintrin.h>
@@ -99,6 +101,11 @@ template <typename T, int NR, int MR>
 #pragma GCC unroll 8
     for (int r = 0; r < NR; ++r) tab[r] = Isa::table(code, gemm_4bit_block_scale(a, first_block[r] + jb));
     for (const int64_t end = k0 + a.blocksize; k0 < end; k0 += kStep) {
+      if (k0 % 128 == 0) {  // a new cache line of each row: fetch that line of the rows the next tile reads
+#pragma GCC unroll 8
+        for (int r = 0; r < NR; ++r)
+          _mm_prefetch(reinterpret_cast<const char*>(row[r] + (NR * a.K + k0) / 2), _MM_HINT_T0);
+      }
 #pragma GCC unroll 8
       for (int r = 0; r < NR; ++r) {
         const Isa::Idx x = Isa::widen(row[r] + k0 / 2);
@@ -190,8 +197,8 @@ void tiled_pack(const Gemm4bitArgs& a, void* ws, int64_t m_begin, int64_t m_end)
 
 // Weight rows [n0, n0 + rows) x columns [k_begin, k_begin + kc) -> panel[r * kChunk + position], in A's dtype.
 template <typename T>
-void decode_panel(const Gemm4bitArgs& a, const Isa::Code& code, int64_t n0, int64_t rows, int64_t k_begin,
-                  int64_t kc, float* panel) {
+void decode_panel(const Gemm4bitArgs& a, const Isa::Code& code, int64_t n0, int64_t rows, int64_t k_begin, int64_t kc,
+                  float* panel) {
   const int64_t k_end = k_begin + kc;
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* row = a.B + (n0 + r) * a.K / 2;
@@ -238,48 +245,57 @@ template <int NR, int MV>
     for (int v = 0; v < MV; ++v) Isa::store(c + r * ldc + v * L, acc[r][v]);
 }
 
-// Batch rows per super-block: their packed A (fp32) stays within ~1 MiB of L2.
-inline int64_t super_block_rows(const Gemm4bitArgs& a) {
-  const int64_t fit = (int64_t{1} << 20) / (4 * std::max<int64_t>(a.K, 1)) / (2 * L) * (2 * L);
-  return std::min(std::max<int64_t>(fit, 2 * L), tiled_panels(a.M) * L);
+// Batch rows per super-block (the weights are decoded once per super-block).
+constexpr int64_t kSuperRows = 64;
+
+// Columns per K block: K in the fewest equal blocks (whole chunks) over each of which a
+// super-block's packed A (fp32) stays within ~1 MiB of L2.
+inline int64_t k_block(int64_t K, int64_t rows) {
+  const int64_t blocks = (4 * rows * K + (int64_t{1} << 20) - 1) >> 20;
+  return ((K + blocks - 1) / blocks + kChunk - 1) / kChunk * kChunk;
 }
 
 template <typename T>
 void tiled_run_typed(const Gemm4bitArgs& a, const float* X, int64_t n_begin, int64_t n_end) {
   const Isa::Code code = Isa::code(gemm_4bit_code(a));
-  const int64_t mc_max = super_block_rows(a);
+  const int64_t mc_max = std::min(kSuperRows, tiled_panels(a.M) * L);
   static thread_local ScratchBuffer panel_buffer, c_buffer;
   float* panel = scratch<float>(panel_buffer, kPanelRows * kChunk);
-  float* cbuf = scratch<float>(c_buffer, kPanelRows * mc_max);
+  // the fp32 sums of this thread's columns x one super-block, kept across K blocks
+  float* cbuf = scratch<float>(c_buffer, (n_end - n_begin + kPanelRows - 1) / kPanelRows * kPanelRows * mc_max);
   T* out = static_cast<T*>(a.out);
   for (int64_t ms = 0; ms < a.M; ms += mc_max) {
     const int64_t mc = std::min(mc_max, a.M - ms), mcp = (mc + L - 1) / L * L;  // ms is a multiple of L
-    for (int64_t n0 = n_begin; n0 < n_end; n0 += kPanelRows) {
-      const int64_t rows = std::min(kPanelRows, n_end - n0);
-      for (int64_t k0 = 0; k0 < a.K; k0 += kChunk) {
-        const int64_t kc = std::min(kChunk, a.K - k0);
-        decode_panel<T>(a, code, n0, rows, k0, kc, panel);
-        for (int64_t mb = 0; mb < mcp;) {
-          const float* x = X + ((ms + mb) / L * a.K + k0) * L;
-          if (mcp - mb >= 2 * L) {
-            constexpr int NR = Isa::kTileRows<2>;
-            for (int64_t r0 = 0; r0 < rows; r0 += NR)
-              micro_kernel<NR, 2>(panel + r0 * kChunk, x, a.K * L, kc, cbuf + r0 * mcp + mb, mcp,
-                                  k0 == 0);
-            mb += 2 * L;
-          } else {
-            constexpr int NR = Isa::kTileRows<1>;
-            for (int64_t r0 = 0; r0 < rows; r0 += NR)
-              micro_kernel<NR, 1>(panel + r0 * kChunk, x, a.K * L, kc, cbuf + r0 * mcp + mb, mcp,
-                                  k0 == 0);
-            mb += L;
+    const int64_t kb_len = k_block(a.K, mcp);
+    for (int64_t kb = 0; kb < a.K; kb += kb_len) {
+      const int64_t kb_end = std::min(a.K, kb + kb_len);
+      for (int64_t n0 = n_begin; n0 < n_end; n0 += kPanelRows) {
+        const int64_t rows = std::min(kPanelRows, n_end - n0);
+        float* c = cbuf + (n0 - n_begin) * mcp;
+        for (int64_t k0 = kb; k0 < kb_end; k0 += kChunk) {
+          const int64_t kc = std::min(kChunk, kb_end - k0);
+          decode_panel<T>(a, code, n0, rows, k0, kc, panel);
+          for (int64_t mb = 0; mb < mcp;) {
+            const float* x = X + ((ms + mb) / L * a.K + k0) * L;
+            if (mcp - mb >= 2 * L) {
+              constexpr int NR = Isa::kTileRows<2>;
+              for (int64_t r0 = 0; r0 < rows; r0 += NR)
+                micro_kernel<NR, 2>(panel + r0 * kChunk, x, a.K * L, kc, c + r0 * mcp + mb, mcp, k0 == 0);
+              mb += 2 * L;
+            } else {
+              constexpr int NR = Isa::kTileRows<1>;
+              for (int64_t r0 = 0; r0 < rows; r0 += NR)
+                micro_kernel<NR, 1>(panel + r0 * kChunk, x, a.K * L, kc, c + r0 * mcp + mb, mcp, k0 == 0);
+              mb += L;
+            }
           }
         }
-      }
-      for (int64_t m = 0; m < mc; ++m) {
-        T* o = out + (ms + m) * a.N + n0;
-        for (int64_t r = 0; r < rows; ++r)
-          o[r] = from_f32<T>(cbuf[r * mcp + m] + (a.bias != nullptr ? a.bias[n0 + r] : 0.0f));
+        if (kb_end < a.K) continue;
+        for (int64_t m = 0; m < mc; ++m) {  // the panel's outputs are complete
+          T* o = out + (ms + m) * a.N + n0;
+          for (int64_t r = 0; r < rows; ++r)
+            o[r] = from_f32<T>(c[r * mcp + m] + (a.bias != nullptr ? a.bias[n0 + r] : 0.0f));
+        }
       }
     }
   }
