@@ -10,7 +10,7 @@ namespace bnb {
 struct BuildInfo {
   bool cuda = false;          // built with CUDA kernels
   bool hip = false;           // built with HIP kernels
-  std::string gpu_archs;      // e.g. "80;90" or "gfx90a"
+  std::string gpu_archs;      // e.g. "80,90" or "gfx90a,gfx942"
   std::string gpu_toolkit;    // CUDA / ROCm version the kernels were built with
   std::string torch_version;  // torch the library was built against
   std::string compiler;

@@ -51,24 +51,39 @@ inline void check_same_device(const char* op, const char* arg, const at::Tensor&
               " but the input is on ", ref.device());
 }
 
-inline int64_t shape_numel(c10::IntArrayRef shape) {
+inline int64_t shape_numel(const char* op, const char* arg, c10::IntArrayRef shape) {
   int64_t n = 1;
   for (const int64_t d : shape) {
-    TORCH_CHECK_VALUE(d >= 0, "bitsandbytes: shape has a negative dimension: ", shape);
+    TORCH_CHECK_VALUE(d >= 0, "bitsandbytes::", op, ": ", arg, " has a negative dimension: ", shape);
     n *= d;
   }
   return n;
 }
 
-// The packed 4-bit tensor may be stored in any dtype (quant_storage); this is
-// its byte view, checked against the element count it must hold.
-inline at::Tensor packed_4bit_bytes(const char* op, const at::Tensor& A, int64_t n) {
-  TORCH_CHECK(A.is_contiguous(), "bitsandbytes::", op, ": the packed 4-bit tensor must be contiguous");
-  const at::Tensor bytes = A.view(-1).view(at::kByte);
-  TORCH_CHECK_VALUE(bytes.numel() >= packed_4bit_bytes(n), "bitsandbytes::", op, ": the packed tensor holds ",
-                    bytes.numel(), " bytes but ", n, " elements need ", packed_4bit_bytes(n),
-                    " (corrupted or mismatched quant state?)");
-  return bytes;
+// The packed 4-bit tensor may be stored in any dtype (quant_storage); it must
+// hold the bytes of n elements.
+inline void check_packed_4bit_size(const char* op, const char* arg, const at::Tensor& A, const char* shape_arg,
+                                   int64_t n) {
+  const int64_t nbytes = A.numel() * static_cast<int64_t>(A.element_size());
+  TORCH_CHECK_VALUE(nbytes >= packed_4bit_bytes(n), "bitsandbytes::", op, ": ", arg,
+                    " (the packed 4-bit tensor) holds ", nbytes, " bytes but the ", n, " elements of ", shape_arg,
+                    " need ", packed_4bit_bytes(n), " (corrupted or mismatched quant state?)");
+}
+
+// Its byte view (a contiguous copy of a strided view), checked as above.
+inline at::Tensor packed_4bit_bytes(const char* op, const char* arg, const at::Tensor& A, const char* shape_arg,
+                                    int64_t n) {
+  check_packed_4bit_size(op, arg, A, shape_arg, n);
+  return A.contiguous().view(-1).view(at::kByte);
+}
+
+// The dtypes a packed 4-bit tensor may be viewed as (the original documents these five).
+inline void check_quant_storage(const char* op, at::ScalarType t) {
+  TORCH_CHECK_TYPE(t == at::kByte || t == at::kChar || t == at::kHalf || t == at::kBFloat16 || t == at::kFloat,
+                   "bitsandbytes::", op,
+                   ": quant_storage must be torch.uint8, torch.int8, torch.float16, torch.bfloat16 or torch.float32, "
+                   "got ",
+                   dtype_name(t));
 }
 
 inline void check_absmax(const char* op, const at::Tensor& absmax, int64_t n, int64_t blocksize, const at::Tensor& A) {

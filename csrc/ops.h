@@ -91,6 +91,10 @@ std::tuple<at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_vectorwise_qu
                                                                                         double threshold);
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_double_quant_cpu(
     const at::Tensor& A, double threshold);
+std::tuple<at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_vectorwise_quant_mask_cpu(const at::Tensor& A,
+                                                                                             double threshold);
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_double_quant_mask_cpu(
+    const at::Tensor& A, double threshold);
 at::Tensor int8_vectorwise_dequant_cpu(const at::Tensor& A, const at::Tensor& stats);
 at::Tensor int8_linear_matmul_cpu(const at::Tensor& A, const at::Tensor& B);
 void int8_linear_matmul_out_cpu(const at::Tensor& A, const at::Tensor& B, const at::Tensor& out);
@@ -108,6 +112,13 @@ std::tuple<at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_vectorwise_qu
                                                                                          double threshold);
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_double_quant_cuda(
     const at::Tensor& A, double threshold);
+std::tuple<at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_vectorwise_quant_mask_cuda(const at::Tensor& A,
+                                                                                              double threshold);
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_double_quant_mask_cuda(
+    const at::Tensor& A, double threshold);
+// out2d [M, N] += A2 [M, K] @ dequant(CB, SCB)[:, mask].T in A2's dtype, on the device (int8_mixed_scaled_mm).
+void int8_outlier_mm_cuda(const at::Tensor& A2, const at::Tensor& CB, const at::Tensor& SCB, const at::Tensor& mask,
+                          const at::Tensor& out2d);
 at::Tensor int8_vectorwise_dequant_cuda(const at::Tensor& A, const at::Tensor& stats);
 at::Tensor int8_linear_matmul_cuda(const at::Tensor& A, const at::Tensor& B);
 void int8_linear_matmul_out_cuda(const at::Tensor& A, const at::Tensor& B, const at::Tensor& out);

@@ -31,6 +31,7 @@ inline PreparedQuantize4bit prepare_quantize_4bit(const at::Tensor& A, int64_t b
   check_4bit_blocksize(op, blocksize);
   const QuantType qt = parse_quant_type(op, quant_type);
   const DType dtype = to_dtype(op, "A", A.scalar_type());
+  check_quant_storage(op, quant_storage);
   const int64_t n = A.numel();
   const int64_t nbytes = packed_4bit_bytes(n);
   const int64_t itemsize = static_cast<int64_t>(c10::elementSize(quant_storage));
@@ -64,9 +65,9 @@ inline PreparedDequantize4bit prepare_dequantize_4bit(const at::Tensor& A, const
   check_4bit_blocksize(op, blocksize);
   const QuantType qt = parse_quant_type(op, quant_type);
   const DType out_dtype = to_dtype(op, "dtype", dtype);
-  const int64_t n = shape_numel(shape);
+  const int64_t n = shape_numel(op, "shape", shape);
   PreparedDequantize4bit p;
-  p.bytes = packed_4bit_bytes(op, A, n);
+  p.bytes = packed_4bit_bytes(op, "A", A, "shape", n);
   check_absmax(op, absmax, n, blocksize, A);
   check_out(op, out, shape, dtype, A);
   p.absmax = absmax.contiguous();
@@ -78,6 +79,14 @@ inline PreparedDequantize4bit prepare_dequantize_4bit(const at::Tensor& A, const
                               .out = out.data_ptr(),
                               .dtype = out_dtype};
   return p;
+}
+
+// The output of dequantize_4bit, allocated only once shape and dtype are checked against A.
+inline at::Tensor empty_dequantize_4bit_output(const at::Tensor& A, c10::IntArrayRef shape, at::ScalarType dtype) {
+  constexpr const char* op = "dequantize_4bit";
+  to_dtype(op, "dtype", dtype);
+  check_packed_4bit_size(op, "A", A, "shape", shape_numel(op, "shape", shape));
+  return empty_output(shape, A.options().dtype(dtype));
 }
 
 inline void check_code(const char* op, const at::Tensor& code, const at::Tensor& A) {
@@ -154,7 +163,7 @@ inline std::vector<int64_t> gemm_4bit_out_shape(const char* op, const at::Tensor
   TORCH_CHECK_VALUE(shapeB[0] >= 0 && shapeB[1] >= 0, "bitsandbytes::", op, ": shapeB has a negative size: ", shapeB);
   TORCH_CHECK_VALUE(A.dim() >= 1, "bitsandbytes::", op, ": A must have at least 1 dimension, got a 0-dim tensor");
   TORCH_CHECK_VALUE(A.size(-1) == shapeB[1], "bitsandbytes::", op, ": A has ", A.size(-1),
-                    " features (last dimension of shape ", A.sizes(), ") but the weight of shape ", shapeB, " expects ",
+                    " features (last dimension of shape ", A.sizes(), ") but the weight's shapeB ", shapeB, " expects ",
                     shapeB[1]);
   std::vector<int64_t> shape(A.sizes().begin(), A.sizes().end() - 1);
   shape.push_back(shapeB[0]);
@@ -173,11 +182,11 @@ inline PreparedGemm4bit prepare_gemm_4bit(const char* op, const at::Tensor& A, c
   check_4bit_blocksize(op, blocksize);
   const DType dtype = to_dtype(op, "A", A.scalar_type());
   const std::vector<int64_t> out_shape = gemm_4bit_out_shape(op, A, shapeB);
-  check_out(op, out, out_shape, A.scalar_type(), A);
   const int64_t N = shapeB[0], K = shapeB[1], n = N * K;
   check_same_device(op, "B", B, A);
   PreparedGemm4bit p;
-  p.bytes = packed_4bit_bytes(op, B, n);
+  p.bytes = packed_4bit_bytes(op, "B", B, "shapeB", n);
+  check_out(op, out, out_shape, A.scalar_type(), A);
   if (code != nullptr) {
     check_dtype(op, "code", *code, at::kFloat);
     check_same_device(op, "code", *code, A);
@@ -201,14 +210,16 @@ inline PreparedGemm4bit prepare_gemm_4bit(const char* op, const at::Tensor& A, c
     check_same_device(op, "absmax_code", *absmax_code, A);
     TORCH_CHECK_VALUE(absmax_code->numel() == 256, "bitsandbytes::", op, ": absmax_code must have 256 entries, got ",
                       absmax_code->numel());
-    check_dtype(op, "absmax_offset", *absmax_offset, at::kFloat);
+    // any floating dtype is taken (as the original does) and converted to float32
+    TORCH_CHECK_TYPE(at::isFloatingType(absmax_offset->scalar_type()), "bitsandbytes::", op,
+                     ": absmax_offset must be a floating-point tensor, got ", absmax_offset->scalar_type());
     check_same_device(op, "absmax_offset", *absmax_offset, A);
     TORCH_CHECK_VALUE(absmax_offset->dim() == 0, "bitsandbytes::", op,
                       ": absmax_offset must be a 0-dim tensor, got shape ", absmax_offset->sizes());
     check_absmax(op, absmax, blocks, kNestedBlocksize, A);
     p.absmax_8bit = absmax_8bit->contiguous();
     p.absmax_code = absmax_code->contiguous();
-    p.absmax_offset = absmax_offset->contiguous();
+    p.absmax_offset = absmax_offset->to(at::kFloat).contiguous();
   } else {
     check_absmax(op, absmax, n, blocksize, A);
   }

@@ -21,17 +21,23 @@ inline int64_t int8_cols(const char* op, const char* arg, const at::Tensor& t) {
 }
 inline int64_t int8_rows(const at::Tensor& t, int64_t cols) { return cols == 0 ? 0 : t.numel() / cols; }
 
+// As in the original, a threshold <= 0 turns the outlier decomposition off and
+// +inf keeps it on with no outliers; NaN is rejected (the original silently
+// treats it as off).
 inline void check_threshold(const char* op, double threshold) {
-  TORCH_CHECK_VALUE(std::isfinite(threshold) && threshold >= 0.0, "bitsandbytes::", op,
-                    ": threshold must be a finite number >= 0, got ", threshold);
+  TORCH_CHECK_VALUE(!std::isnan(threshold), "bitsandbytes::", op,
+                    ": threshold is NaN (use 0.0 for no outlier decomposition)");
 }
 
-// A fp32 vector of `n` statistics (row or column absmax) on A's device.
-inline at::Tensor check_stats(const char* op, const char* arg, const at::Tensor& s, int64_t n, const at::Tensor& A) {
+// A fp32 vector of `n` statistics (row or column absmax) on A's device; `of`
+// names the tensor (and `ref` is the tensor) whose rows or columns they scale.
+inline at::Tensor check_stats(const char* op, const char* arg, const at::Tensor& s, int64_t n, const at::Tensor& A,
+                              const char* of, const at::Tensor& ref) {
   check_dtype(op, arg, s, at::kFloat);
   check_same_device(op, arg, s, A);
   TORCH_CHECK_VALUE(s.numel() == n, "bitsandbytes::", op, ": ", arg, " has ", s.numel(), " entries (shape ", s.sizes(),
-                    ") but ", n, " are needed (corrupted or mismatched statistics, e.g. SCB?)");
+                    ") but ", n, " are needed for ", of, " of shape ", ref.sizes(),
+                    " (corrupted or mismatched statistics, e.g. SCB?)");
   return s.contiguous();
 }
 
@@ -63,7 +69,7 @@ inline PreparedInt8Quant prepare_int8_quant(const char* op, const at::Tensor& A,
     p.col_q = empty_output(A.sizes(), A.options().dtype(at::kChar));
     p.col_stats = at::empty({cols}, A.options().dtype(at::kFloat));
   }
-  if (threshold > 0.0) p.flags = at::zeros({cols}, A.options().dtype(at::kByte));
+  if (threshold > 0.0) p.flags = at::empty({cols}, A.options().dtype(at::kByte));  // the kernels write every flag
   p.args = Int8QuantArgs{.input = p.input.data_ptr(),
                          .dtype = dtype,
                          .rows = rows,
@@ -77,10 +83,11 @@ inline PreparedInt8Quant prepare_int8_quant(const char* op, const at::Tensor& A,
   return p;
 }
 
-// The flagged columns as the int64 outlier_cols output (None without a threshold).
-inline std::optional<at::Tensor> outlier_cols_of(const PreparedInt8Quant& p) {
+// The flagged columns as the int64 outlier_cols output (None without a threshold),
+// or with as_mask as a bool mask over the columns (no host round trip).
+inline std::optional<at::Tensor> outlier_cols_of(const PreparedInt8Quant& p, bool as_mask = false) {
   if (!p.flags.defined()) return std::nullopt;
-  return at::nonzero(p.flags).view(-1);
+  return as_mask ? p.flags.view(at::kBool) : at::nonzero(p.flags).view(-1);
 }
 
 struct PreparedInt8Dequant {
@@ -94,7 +101,7 @@ inline PreparedInt8Dequant prepare_int8_vectorwise_dequant(const at::Tensor& A, 
   const int64_t cols = int8_cols(op, "A", A);
   const int64_t rows = int8_rows(A, cols);
   PreparedInt8Dequant p;
-  p.stats = check_stats(op, "stats", stats, rows, A);
+  p.stats = check_stats(op, "stats", stats, rows, A, "the rows of A", A);
   p.in = A.contiguous();
   p.out = empty_output(A.sizes(), A.options().dtype(at::kFloat));
   p.args = Int8VectorDequantArgs{.in = p.in.data_ptr<int8_t>(),
@@ -125,8 +132,8 @@ inline PreparedInt8MmDequant prepare_int8_mm_dequant(const at::Tensor& A, const 
   const int64_t cols = int8_cols(op, "A", A);
   const int64_t rows = int8_rows(A, cols);
   PreparedInt8MmDequant p;
-  p.row_stats = check_stats(op, "row_stats", row_stats, rows, A);
-  p.col_stats = check_stats(op, "col_stats", col_stats, cols, A);
+  p.row_stats = check_stats(op, "row_stats", row_stats, rows, A, "the rows of A", A);
+  p.col_stats = check_stats(op, "col_stats", col_stats, cols, A, "the columns of A", A);
   p.bias = check_bias(op, bias, cols, A);
   p.in = A.contiguous();
   p.out = empty_output(A.sizes(), A.options().dtype(out_dtype));
@@ -163,14 +170,14 @@ inline PreparedInt8Gemm prepare_int8_gemm(const char* op, const at::Tensor& A, c
   PreparedInt8Gemm p;
   p.out_shape = A.sizes().vec();
   p.out_shape.back() = N;
-  const int64_t rows = shape_numel(c10::IntArrayRef(p.out_shape).slice(0, p.out_shape.size() - 1));
+  const int64_t rows = shape_numel(op, "out shape", c10::IntArrayRef(p.out_shape).slice(0, p.out_shape.size() - 1));
   p.A = A.contiguous();
   p.B = B.contiguous();
   at::ScalarType out_dtype = at::kInt;
   if (scaled) {
     out_dtype = int8_out_dtype(op, dtype);
-    p.row_stats = check_stats(op, "row_stats", *row_stats, rows, A);
-    p.col_stats = check_stats(op, "col_stats", *col_stats, N, A);
+    p.row_stats = check_stats(op, "row_stats", *row_stats, rows, A, "the rows of A", A);
+    p.col_stats = check_stats(op, "col_stats", *col_stats, N, A, "the rows of B", B);
     p.bias = check_bias(op, bias, N, A);
   }
   if (out_given) {

@@ -13,10 +13,59 @@
 
 namespace py = pybind11;
 
-#if defined(BNB_WITH_CUDA)
+#if defined(BNB_WITH_CUDA) || defined(BNB_WITH_HIP)
+#define BNB_WITH_GPU 1
+#if defined(BNB_WITH_HIP)
+#include <hip/hip_runtime_api.h>
+#else
 #include <cuda_runtime.h>
+#endif
 
 namespace {
+
+// The few runtime calls of managed memory, under one name for CUDA and HIP.
+namespace rt {
+#if defined(BNB_WITH_HIP)
+using Error = hipError_t;
+constexpr Error kSuccess = hipSuccess;
+inline const char* error_string(Error e) { return hipGetErrorString(e); }
+inline Error get_device(int* d) { return hipGetDevice(d); }
+inline Error set_device(int d) { return hipSetDevice(d); }
+inline Error malloc_managed(void** p, size_t n) { return hipMallocManaged(p, n, hipMemAttachHost); }
+inline Error free(void* p) { return hipFree(p); }
+inline bool concurrent_managed_access(int dev) {
+  int v = 0;
+  (void)hipDeviceGetAttribute(&v, hipDeviceAttributeConcurrentManagedAccess, dev);
+  return v != 0;
+}
+inline Error prefetch(void* p, size_t n, int device) {  // device -1: the host
+  return hipMemPrefetchAsync(p, n, device < 0 ? hipCpuDeviceId : device, nullptr);
+}
+#else
+using Error = cudaError_t;
+constexpr Error kSuccess = cudaSuccess;
+inline const char* error_string(Error e) { return cudaGetErrorString(e); }
+inline Error get_device(int* d) { return cudaGetDevice(d); }
+inline Error set_device(int d) { return cudaSetDevice(d); }
+inline Error malloc_managed(void** p, size_t n) { return cudaMallocManaged(p, n, cudaMemAttachHost); }
+inline Error free(void* p) { return cudaFree(p); }
+inline bool concurrent_managed_access(int dev) {
+  int v = 0;
+  (void)cudaDeviceGetAttribute(&v, cudaDevAttrConcurrentManagedAccess, dev);
+  return v != 0;
+}
+inline Error prefetch(void* p, size_t n, int device) {  // device -1: the host
+#if CUDART_VERSION >= 13000
+  cudaMemLocation loc{};
+  loc.type = device < 0 ? cudaMemLocationTypeHost : cudaMemLocationTypeDevice;
+  loc.id = device < 0 ? 0 : device;
+  return cudaMemPrefetchAsync(p, n, loc, 0, nullptr);
+#else
+  return cudaMemPrefetchAsync(p, n, device < 0 ? cudaCpuDeviceId : device, nullptr);
+#endif
+}
+#endif
+}  // namespace rt
 
 // Unified (managed) memory for paged optimizer states: a Python buffer, so
 // torch.frombuffer gives the CPU tensor over it; freed with the last reference.
@@ -26,18 +75,18 @@ struct ManagedBuffer {
   int device = 0;
   ManagedBuffer(size_t nbytes, int dev) : bytes(nbytes), device(dev) {
     int old = 0;
-    cudaGetDevice(&old);
-    cudaSetDevice(dev);
-    const cudaError_t e = cudaMallocManaged(&ptr, nbytes, cudaMemAttachHost);
-    cudaSetDevice(old);
-    if (e != cudaSuccess) {
+    (void)rt::get_device(&old);
+    (void)rt::set_device(dev);
+    const rt::Error e = rt::malloc_managed(&ptr, nbytes);
+    (void)rt::set_device(old);
+    if (e != rt::kSuccess) {
       ptr = nullptr;
-      throw std::runtime_error(std::string("bitsandbytes.get_paged: cudaMallocManaged of ") + std::to_string(nbytes) +
-                               " bytes failed: " + cudaGetErrorString(e));
+      throw std::runtime_error(std::string("bitsandbytes.get_paged: managed allocation of ") + std::to_string(nbytes) +
+                               " bytes failed: " + rt::error_string(e));
     }
   }
   ~ManagedBuffer() {
-    if (ptr) cudaFree(ptr);
+    if (ptr) (void)rt::free(ptr);
   }
   ManagedBuffer(const ManagedBuffer&) = delete;
   ManagedBuffer& operator=(const ManagedBuffer&) = delete;
@@ -47,20 +96,10 @@ struct ManagedBuffer {
 // stream, when the device supports concurrent managed access. Returns whether it did.
 bool prefetch_managed(uintptr_t ptr, size_t bytes, int device) {
   int dev = device;
-  if (dev < 0) cudaGetDevice(&dev);
-  int concurrent = 0;
-  cudaDeviceGetAttribute(&concurrent, cudaDevAttrConcurrentManagedAccess, dev);
-  if (!concurrent) return false;
-  cudaError_t e;
-#if CUDART_VERSION >= 13000
-  cudaMemLocation loc{};
-  loc.type = device < 0 ? cudaMemLocationTypeHost : cudaMemLocationTypeDevice;
-  loc.id = device < 0 ? 0 : device;
-  e = cudaMemPrefetchAsync(reinterpret_cast<void*>(ptr), bytes, loc, 0, nullptr);
-#else
-  e = cudaMemPrefetchAsync(reinterpret_cast<void*>(ptr), bytes, device < 0 ? cudaCpuDeviceId : device, nullptr);
-#endif
-  if (e != cudaSuccess) throw std::runtime_error(std::string("bitsandbytes.prefetch_tensor: ") + cudaGetErrorString(e));
+  if (dev < 0) (void)rt::get_device(&dev);
+  if (!rt::concurrent_managed_access(dev)) return false;
+  const rt::Error e = rt::prefetch(reinterpret_cast<void*>(ptr), bytes, device);
+  if (e != rt::kSuccess) throw std::runtime_error(std::string("bitsandbytes.prefetch_tensor: ") + rt::error_string(e));
   return true;
 }
 
@@ -129,7 +168,7 @@ PYBIND11_MODULE(_C, m) {
   m.attr("FP4_CODE") = to_vector(bnb::kFP4Code);
   m.attr("INT4_CODE") = to_vector(bnb::kInt4Code);
   m.attr("AF4_CODE") = to_vector(bnb::kAF4Code);
-#if defined(BNB_WITH_CUDA)
+#if defined(BNB_WITH_GPU)
   // paged optimizer states (python/bitsandbytes/paging.py)
   py::class_<ManagedBuffer>(m, "ManagedBuffer", py::buffer_protocol())
       .def(py::init<size_t, int>(), py::arg("nbytes"), py::arg("device"))

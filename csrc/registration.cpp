@@ -33,6 +33,8 @@ TORCH_LIBRARY(bitsandbytes, m) {
       "Tensor? absmax_8bit=None, Tensor? absmax_code=None, Tensor? absmax_offset=None) -> Tensor");
   // LLM.int8(): row-wise absmax int8 quantization; columns with |x| >= threshold are reported and zeroed.
   m.def("int8_vectorwise_quant(Tensor A, float threshold=0.0) -> (Tensor, Tensor, Tensor?)");
+  // int8_vectorwise_quant with the outlier columns as a bool mask over A's columns (no host round trip on GPUs).
+  m.def("int8_vectorwise_quant.mask(Tensor A, float threshold=0.0) -> (Tensor, Tensor, Tensor?)");
   // int8 rows back to fp32: A * stats[:, None] / 127.
   m.def("int8_vectorwise_dequant(Tensor A, Tensor stats) -> Tensor");
   // int32 A @ B.T for int8 A [.., K] and B [N, K].
@@ -48,12 +50,15 @@ TORCH_LIBRARY(bitsandbytes, m) {
       "int8_scaled_mm(Tensor A, Tensor B, Tensor row_stats, Tensor col_stats, Tensor? bias=None, ScalarType? "
       "dtype=None) -> Tensor");
   // LLM.int8() mixed decomposition: int8 part plus the 16-bit outlier columns; returns (out, dequantized outlier
-  // weights).
+  // weights). outlier_cols: int64 column indices, or a bool mask over the columns (then no second output and, on
+  // GPUs, no host round trip).
   m.def(
       "int8_mixed_scaled_mm(Tensor A, Tensor CA, Tensor CB, Tensor SCA, Tensor SCB, Tensor? outlier_cols=None, Tensor? "
       "bias=None) -> (Tensor, Tensor?)");
   // Row-wise and column-wise int8 quantization: (row_q, col_q, row_stats, col_stats, outlier_cols).
   m.def("int8_double_quant(Tensor A, float threshold=0.0) -> (Tensor, Tensor, Tensor, Tensor, Tensor?)");
+  // int8_double_quant with the outlier columns as a bool mask over A's columns (no host round trip on GPUs).
+  m.def("int8_double_quant.mask(Tensor A, float threshold=0.0) -> (Tensor, Tensor, Tensor, Tensor, Tensor?)");
   // One fused 32-bit optimizer step (adam, momentum, rmsprop, adagrad, lion, ademamix, lamb, lars) in place.
   m.def(
       "optimizer_update_32bit(str optimizer_name, Tensor(a0!) g, Tensor(a1!) p, Tensor(a2!) state1, Tensor(a3!)? "

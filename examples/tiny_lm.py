@@ -5,6 +5,7 @@ Used by the examples and by the tests."""
 from __future__ import annotations
 
 import os
+import time
 
 import torch
 
@@ -55,15 +56,24 @@ def build_model(tokenizer, hidden: int = 256, layers: int = 4, heads: int = 4, s
 
 
 def pretrain(
-    model, tokenizer, texts: list[str], steps: int = 150, seq_len: int = 128, batch: int = 8, lr: float = 3e-3
+    model,
+    tokenizer,
+    texts: list[str],
+    steps: int = 150,
+    seq_len: int = 128,
+    batch: int = 8,
+    lr: float = 3e-3,
+    log_every: int = 0,
 ):
-    """A short full-precision pre-training so the base model has learned something to fine-tune."""
+    """A short full-precision pre-training so the base model has learned something to fine-tune;
+    prints the step, loss and time every ``log_every`` steps (0: silent)."""
     ids = tokenizer("\n".join(texts), return_tensors="pt").input_ids[0]
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(0)
     model.train()
     losses = []
-    for _ in range(steps):
+    start = time.time()
+    for step in range(1, steps + 1):
         starts = torch.randint(0, ids.numel() - seq_len - 1, (batch,), generator=g)
         x = torch.stack([ids[s : s + seq_len] for s in starts])
         loss = model(input_ids=x, labels=x).loss
@@ -71,5 +81,9 @@ def pretrain(
         opt.step()
         opt.zero_grad()
         losses.append(loss.item())
+        if log_every and (step % log_every == 0 or step == steps):
+            print(
+                f"   pre-training step {step}/{steps}: loss {losses[-1]:.2f} ({time.time() - start:.0f}s)", flush=True
+            )
     model.eval()
     return losses

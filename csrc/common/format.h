@@ -144,6 +144,12 @@ inline constexpr int64_t k8bitDefaultBlocksize = 4096;
 inline constexpr bool is_valid_8bit_blocksize_gpu(int64_t bs) { return bs >= 64 && bs <= 4096 && (bs & (bs - 1)) == 0; }
 // The 4-bit absmax is clamped from below before taking its reciprocal.
 inline constexpr float k4bitAbsmaxFloor = 1e-38f;
+// A value is scaled before the code search by multiplying with 1 / absmax in a
+// full block and by dividing by absmax in a partial last block (the clamped
+// absmax in both), as the reference CPU path does; the two round differently.
+BNB_HOST_DEVICE inline float scale_4bit(float v, float absmax, float inv_absmax, bool partial_block) {
+  return partial_block ? v / absmax : v * inv_absmax;
+}
 // Double quantization of the 4-bit absmax uses 256-element 8-bit blocks.
 inline constexpr int64_t kNestedBlocksize = 256;
 // 8-bit optimizer states are quantized in 256-element blocks.
@@ -170,17 +176,26 @@ inline float grid_value(uint32_t k) {
   const float t = static_cast<float>(k) * step;
   return t - 1.0f;
 }
-// Builds the grid -> code table for a 256-entry code. Sorted codes are merged
-// in one pass; unsorted codes fall back to a full nearest search.
+// Builds the grid -> code table for a 256-entry code. A sorted code is searched
+// as a sorted table: j = the last code <= g, then the nearer of codes j and j + 1
+// (ties to j), so on a run of equal codes (zero padding) a grid point below the
+// run takes its first copy and one above it the last copy. The grid points rise,
+// so one merge pass finds every j. An unsorted code takes the nearest code by a
+// full search (ties to the lower index).
 inline void build_grid_lut(const float* code, uint8_t* lut) {
   bool sorted = true;
   for (int i = 1; i < 256; ++i) sorted &= code[i - 1] <= code[i];
-  int j = 0;
+  int j = -1;  // the last index with code[j] <= g
   for (uint32_t k = 0; k < static_cast<uint32_t>(kGridPoints); ++k) {
     const float g = grid_value(k);
     if (sorted) {
-      while (j < 255 && std::fabs(g - code[j + 1]) < std::fabs(g - code[j])) ++j;
-      lut[k] = static_cast<uint8_t>(j);
+      while (j < 255 && code[j + 1] <= g) ++j;
+      if (j < 0)
+        lut[k] = 0;
+      else if (j == 255)
+        lut[k] = 255;
+      else
+        lut[k] = static_cast<uint8_t>(std::fabs(g - code[j + 1]) < std::fabs(g - code[j]) ? j + 1 : j);
     } else {
       int best = 0;
       float bd = std::fabs(g - code[0]);
@@ -215,9 +230,13 @@ inline std::vector<float> linspace_f32(float start, float end, int steps) {
 
 // Returns 256 values (narrower maps padded with zeros), or an empty vector when
 // the parameters do not describe exactly 2^total_bits values (for the unsigned
-// map only max_exponent_bits == total_bits - 1 does).
+// map only max_exponent_bits == total_bits - 1 does). A signed map with
+// max_exponent_bits >= total_bits is the one with total_bits - 1: the decades
+// below the last total_bits - 1 would hold no values.
 inline std::vector<float> dynamic_map(bool is_signed = true, int max_exponent_bits = 7, int total_bits = 8) {
-  if (total_bits < 2 || total_bits > 8 || max_exponent_bits < 1 || max_exponent_bits >= total_bits) return {};
+  if (total_bits < 1 || total_bits > 8 || max_exponent_bits < 0) return {};
+  if (is_signed && max_exponent_bits > total_bits - 1) max_exponent_bits = total_bits - 1;
+  if (max_exponent_bits >= total_bits || (max_exponent_bits == 0 && total_bits > 1)) return {};
   const int non_sign_bits = total_bits - 1;  // for the unsigned map too
   const int additional_items = (1 << (non_sign_bits - max_exponent_bits)) - 1;
   std::vector<double> data;

@@ -1,6 +1,5 @@
 // CPU binding of bitsandbytes::dequantize_4bit (and .out).
 #include "kernels/dequantize_4bit.h"
-#include "../alloc.h"
 #include "../ops.h"
 #include "../prepare.h"
 #include "parallel.h"
@@ -17,7 +16,7 @@ void dequantize_4bit_out_cpu(const at::Tensor& A, const at::Tensor& absmax, int6
 
 at::Tensor dequantize_4bit_cpu(const at::Tensor& A, const at::Tensor& absmax, int64_t blocksize,
                                std::string_view quant_type, c10::IntArrayRef shape, at::ScalarType dtype) {
-  at::Tensor out = empty_output(shape, A.options().dtype(dtype));
+  at::Tensor out = empty_dequantize_4bit_output(A, shape, dtype);
   dequantize_4bit_out_cpu(A, absmax, blocksize, quant_type, shape, dtype, out);
   return out;
 }

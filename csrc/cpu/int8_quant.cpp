@@ -31,24 +31,43 @@ void quant_rows(const PreparedInt8Quant& p) {
                    [&](int64_t b, int64_t e) { cpu::int8_quant_rows(p.args, b, e); });
 }
 
-}  // namespace
-
-std::tuple<at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_vectorwise_quant_cpu(const at::Tensor& A,
-                                                                                        double threshold) {
+std::tuple<at::Tensor, at::Tensor, std::optional<at::Tensor>> vectorwise_quant(const at::Tensor& A, double threshold,
+                                                                               bool as_mask) {
   PreparedInt8Quant p = prepare_int8_quant("int8_vectorwise_quant", A, threshold, false);
   find_outliers(p);
   quant_rows(p);
-  return {p.row_q, p.row_stats, outlier_cols_of(p)};
+  return {p.row_q, p.row_stats, outlier_cols_of(p, as_mask)};
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_double_quant_cpu(
-    const at::Tensor& A, double threshold) {
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, std::optional<at::Tensor>> double_quant(const at::Tensor& A,
+                                                                                                   double threshold,
+                                                                                                   bool as_mask) {
   PreparedInt8Quant p = prepare_int8_quant("int8_double_quant", A, threshold, true);
   find_outliers(p);
   quant_rows(p);
   at::parallel_for(0, p.args.cols, grain_for(p.args.rows),
                    [&](int64_t b, int64_t e) { cpu::int8_quant_cols(p.args, b, e); });
-  return {p.row_q, p.col_q, p.row_stats, p.col_stats, outlier_cols_of(p)};
+  return {p.row_q, p.col_q, p.row_stats, p.col_stats, outlier_cols_of(p, as_mask)};
+}
+
+}  // namespace
+
+std::tuple<at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_vectorwise_quant_cpu(const at::Tensor& A,
+                                                                                        double threshold) {
+  return vectorwise_quant(A, threshold, false);
+}
+std::tuple<at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_vectorwise_quant_mask_cpu(const at::Tensor& A,
+                                                                                             double threshold) {
+  return vectorwise_quant(A, threshold, true);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_double_quant_cpu(
+    const at::Tensor& A, double threshold) {
+  return double_quant(A, threshold, false);
+}
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, std::optional<at::Tensor>> int8_double_quant_mask_cpu(
+    const at::Tensor& A, double threshold) {
+  return double_quant(A, threshold, true);
 }
 
 at::Tensor int8_vectorwise_dequant_cpu(const at::Tensor& A, const at::Tensor& stats) {

@@ -21,6 +21,8 @@ TORCH_LIBRARY_IMPL(bitsandbytes, CPU, m) {
   m.impl("int8_vectorwise_quant", &bnb::ops::int8_vectorwise_quant_cpu);
   m.impl("int8_vectorwise_dequant", &bnb::ops::int8_vectorwise_dequant_cpu);
   m.impl("int8_double_quant", &bnb::ops::int8_double_quant_cpu);
+  m.impl("int8_vectorwise_quant.mask", &bnb::ops::int8_vectorwise_quant_mask_cpu);
+  m.impl("int8_double_quant.mask", &bnb::ops::int8_double_quant_mask_cpu);
   m.impl("int8_linear_matmul", &bnb::ops::int8_linear_matmul_cpu);
   m.impl("int8_linear_matmul.out", &bnb::ops::int8_linear_matmul_out_cpu);
   m.impl("int8_mm_dequant", &bnb::ops::int8_mm_dequant_cpu);

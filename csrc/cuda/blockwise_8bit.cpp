@@ -9,7 +9,7 @@ namespace bnb::ops {
 
 std::tuple<at::Tensor, at::Tensor> quantize_blockwise_cuda(const at::Tensor& A, const at::Tensor& code,
                                                            int64_t blocksize) {
-  const c10::cuda::CUDAGuard guard(A.device());
+  const bnb::gpu::DeviceGuard guard(A.device());
   const PreparedQuantizeBlockwise p = prepare_quantize_blockwise(A, code, blocksize);
   gpu::check_launch("quantize_blockwise", gpu::launch_quantize_blockwise(p.args, gpu::current_stream(A)));
   return {p.out, p.absmax};
@@ -17,7 +17,7 @@ std::tuple<at::Tensor, at::Tensor> quantize_blockwise_cuda(const at::Tensor& A, 
 
 void dequantize_blockwise_out_cuda(const at::Tensor& A, const at::Tensor& absmax, const at::Tensor& code,
                                    int64_t blocksize, at::ScalarType dtype, const at::Tensor& out) {
-  const c10::cuda::CUDAGuard guard(A.device());
+  const bnb::gpu::DeviceGuard guard(A.device());
   const PreparedDequantizeBlockwise p = prepare_dequantize_blockwise(A, absmax, code, blocksize, dtype, out);
   gpu::check_launch("dequantize_blockwise", gpu::launch_dequantize_blockwise(p.args, gpu::current_stream(A)));
 }

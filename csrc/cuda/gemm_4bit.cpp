@@ -11,7 +11,7 @@ at::Tensor gemm_4bit_cuda(const at::Tensor& A, const at::Tensor& B, c10::IntArra
                           const std::optional<at::Tensor>& absmax_8bit, const std::optional<at::Tensor>& absmax_code,
                           const std::optional<at::Tensor>& absmax_offset) {
   constexpr const char* op = "gemm_4bit";
-  const c10::cuda::CUDAGuard guard(A.device());
+  const bnb::gpu::DeviceGuard guard(A.device());
   const QuantType qt = parse_quant_type(op, quant_type);
   to_dtype(op, "A", A.scalar_type());
   at::Tensor out = at::empty(gemm_4bit_out_shape(op, A, shapeB), A.options());

@@ -1,12 +1,14 @@
-// Runs a prepared 4-bit matmul on the GPU: the fused kernels for up to 4 batch
-// rows (or shapes only they handle), otherwise W is dequantized into A's
-// dtype with the scales decoded inline and multiplied by the vendor GEMM.
+// Runs a prepared 4-bit matmul on the GPU with the kernel choose_gemm_4bit_path
+// picks (kernels/gemm_4bit_launchers.h); on the dequantize + GEMM path W is
+// dequantized into A's dtype with the scales decoded inline and multiplied by
+// the vendor GEMM.
 #pragma once
 
 #include <ATen/ATen.h>
 
 #include "../prepare.h"
-#include "kernels/launchers.h"
+#include "device_arch.h"
+#include "kernels/gemm_4bit_launchers.h"
 #include "stream.h"
 
 namespace bnb::gpu {
@@ -15,8 +17,9 @@ inline void run_gemm_4bit(const char* op, const PreparedGemm4bit& p, const at::T
   const Gemm4bitArgs& a = p.args;
   if (a.M == 0 || a.N == 0) return;
   void* stream = current_stream(p.A);
-  if (a.M <= 4) {
-    check_launch(op, launch_gemm_4bit(a, stream));
+  const Gemm4bitPath path = choose_gemm_4bit_path(a, fused_mode_from_env(), current_device_arch());
+  if (path != Gemm4bitPath::kDequantGemm) {
+    check_launch(op, launch_gemm_4bit(a, path, stream));
     return;
   }
   at::Tensor w = at::empty({a.N, a.K}, p.A.options());

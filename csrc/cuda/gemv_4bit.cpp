@@ -8,7 +8,7 @@ namespace bnb::ops {
 
 void gemv_4bit_out_cuda(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,
                         const at::Tensor& code, int64_t blocksize, const at::Tensor& out) {
-  const c10::cuda::CUDAGuard guard(A.device());
+  const bnb::gpu::DeviceGuard guard(A.device());
   const PreparedGemm4bit p = prepare_gemv_4bit(A, B, shapeB, absmax, code, blocksize, out);
   gpu::run_gemm_4bit("gemv_4bit", p, out);
 }

@@ -14,6 +14,8 @@ TORCH_LIBRARY_IMPL(bitsandbytes, CUDA, m) {
   m.impl("int8_vectorwise_quant", &bnb::ops::int8_vectorwise_quant_cuda);
   m.impl("int8_vectorwise_dequant", &bnb::ops::int8_vectorwise_dequant_cuda);
   m.impl("int8_double_quant", &bnb::ops::int8_double_quant_cuda);
+  m.impl("int8_vectorwise_quant.mask", &bnb::ops::int8_vectorwise_quant_mask_cuda);
+  m.impl("int8_double_quant.mask", &bnb::ops::int8_double_quant_mask_cuda);
   m.impl("int8_linear_matmul", &bnb::ops::int8_linear_matmul_cuda);
   m.impl("int8_linear_matmul.out", &bnb::ops::int8_linear_matmul_out_cuda);
   m.impl("int8_mm_dequant", &bnb::ops::int8_mm_dequant_cuda);

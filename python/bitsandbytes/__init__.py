@@ -1,7 +1,7 @@
 """bitsandbytes: k-bit quantization for PyTorch (4-bit NF4/FP4, LLM.int8(), 8-bit optimizers).
 
 A from-scratch implementation with native torch ops (``torch.ops.bitsandbytes``);
-names, signatures and checkpoint formats are those of bitsandbytes 0.50.
+names, signatures and checkpoint formats are those of bitsandbytes 0.50.2.
 """
 
 from . import (  # noqa: F401  (cextension loads the native ops)
@@ -15,8 +15,10 @@ from . import (  # noqa: F401  (cextension loads the native ops)
 )
 from .autograd._functions import MatMul4Bit, MatmulLtState, matmul, matmul_4bit  # noqa: F401
 from .cextension import BNB_BACKEND as _BACKEND
+from .nn import modules  # noqa: F401  (the original's top-level names)
+from .optim import adam  # noqa: F401
 
-__version__ = "0.50.0"
+__version__ = "0.50.2"
 
 #: Read by Transformers and Accelerate: this package runs on several backends (the CPU included).
 features = {"multi_backend"}

@@ -39,6 +39,10 @@ def report() -> int:
     print(f"  supported devices:    {sorted(bitsandbytes.supported_torch_devices)}")
     if torch.cuda.is_available():
         print(f"  GPU visible:          {torch.cuda.get_device_name(0)}")
+    elif info["cuda"] or info["hip"]:
+        kind = "ROCm" if info["hip"] else "CUDA"
+        print(f"  GPU visible:          none: {kind} is compiled in, but torch sees no {kind} device")
+        print("                        (torch.cuda.is_available() is False; the ops run on the CPU only)")
     ops = sorted(
         {
             n.split("::")[1].split(".")[0]

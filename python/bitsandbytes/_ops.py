@@ -3,11 +3,17 @@ and FakeTensor tracing. The real kernels are registered by the native library;
 the schemas live in ``csrc/registration.cpp``.
 
 Each fake checks what the real kernel checks about its arguments' metadata and
-returns outputs with the real kernel's shapes and dtypes.
+returns outputs with the real kernel's shapes and dtypes. A call whose tensors
+are on different devices dispatches here when one of them is on the meta device
+(Meta outranks every backend), so every fake first checks that all its tensor
+arguments share one device, as every real binding does.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import math
 from collections.abc import Sequence
 from math import prod
 
@@ -17,6 +23,50 @@ from .cextension import native_available
 
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 _4BIT_BLOCKSIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096)
+#: The dtypes a packed 4-bit tensor may be viewed as (csrc/checks.h: check_quant_storage).
+QUANT_STORAGE_DTYPES = (torch.uint8, torch.int8, torch.float16, torch.bfloat16, torch.float32)
+
+
+def _check_devices(op: str, arguments: dict) -> None:
+    """Every tensor argument on the device of the first one."""
+    first_name, first = None, None
+    for name, value in arguments.items():
+        if not isinstance(value, torch.Tensor):
+            continue
+        if first is None:
+            first_name, first = name, value
+        elif value.device != first.device:
+            raise RuntimeError(
+                f"bitsandbytes::{op}: {name} is on {value.device} but {first_name} is on {first.device}; "
+                "all tensor arguments must be on one device"
+            )
+
+
+def _register_fake(qualname: str):
+    """``torch.library.register_fake`` with the device check of :func:`_check_devices` in front."""
+
+    def decorate(fake):
+        signature = inspect.signature(fake)
+        op = qualname.split("::")[1].split(".")[0]
+
+        @functools.wraps(fake)
+        def checked(*args, **kwargs):
+            _check_devices(op, signature.bind(*args, **kwargs).arguments)
+            return fake(*args, **kwargs)
+
+        torch.library.register_fake(qualname)(checked)
+        return fake
+
+    return decorate
+
+
+def _check_threshold(op: str, threshold: float) -> bool:
+    """Whether outliers are detected (threshold > 0; <= 0 turns it off, as in the original)."""
+    torch._check(
+        not math.isnan(threshold),
+        lambda: f"bitsandbytes::{op}: threshold is NaN (use 0.0 for no outlier decomposition)",
+    )
+    return threshold > 0.0
 
 
 def _check_4bit(op: str, blocksize: int, quant_type: str) -> None:
@@ -37,12 +87,19 @@ def _check_float(op: str, arg: str, dtype: torch.dtype) -> None:
 
 
 def _register_fakes() -> None:
-    register_fake = torch.library.register_fake
+    register_fake = _register_fake
 
     @register_fake("bitsandbytes::quantize_4bit")
     def _(A: torch.Tensor, blocksize: int, quant_type: str, quant_storage: torch.dtype):
         _check_4bit("quantize_4bit", blocksize, quant_type)
         _check_float("quantize_4bit", "A", A.dtype)
+        torch._check(
+            quant_storage in QUANT_STORAGE_DTYPES,
+            lambda: (
+                "bitsandbytes::quantize_4bit: quant_storage must be torch.uint8, torch.int8, torch.float16, "
+                f"torch.bfloat16 or torch.float32, got {quant_storage}"
+            ),
+        )
         n = A.numel()
         itemsize = quant_storage.itemsize
         out = torch.empty(((n + 1) // (itemsize * 2), 1), device=A.device, dtype=quant_storage)
@@ -176,8 +233,8 @@ def _register_fakes() -> None:
                 lambda: "bitsandbytes::gemm_4bit: absmax_code must be a float32 tensor of 256 entries",
             )
             torch._check(
-                absmax_offset is not None and absmax_offset.dtype == torch.float32 and absmax_offset.dim() == 0,
-                lambda: "bitsandbytes::gemm_4bit: absmax_offset must be a 0-dim float32 tensor",
+                absmax_offset is not None and absmax_offset.is_floating_point() and absmax_offset.dim() == 0,
+                lambda: "bitsandbytes::gemm_4bit: absmax_offset must be a 0-dim floating-point tensor",
             )
         return torch.empty((*A.shape[:-1], shapeB[0]), device=A.device, dtype=A.dtype)
 
@@ -185,10 +242,21 @@ def _register_fakes() -> None:
     def _(A: torch.Tensor, threshold: float = 0.0):
         out_row = torch.empty(A.shape, device=A.device, dtype=torch.int8)
         row_stats = torch.empty(prod(A.shape[:-1]), device=A.device, dtype=torch.float32)
-        if threshold == 0.0:
+        if not _check_threshold("int8_vectorwise_quant", threshold):
             return out_row, row_stats, None
         outlier_cols = torch.library.get_ctx().new_dynamic_size()
         return out_row, row_stats, A.new_empty(outlier_cols, dtype=torch.int64)
+
+    @register_fake("bitsandbytes::int8_vectorwise_quant.mask")
+    def _(A: torch.Tensor, threshold: float = 0.0):
+        out_row = torch.empty(A.shape, device=A.device, dtype=torch.int8)
+        row_stats = torch.empty(prod(A.shape[:-1]), device=A.device, dtype=torch.float32)
+        mask = (
+            torch.empty(A.shape[-1], device=A.device, dtype=torch.bool)
+            if _check_threshold("int8_vectorwise_quant", threshold)
+            else None
+        )
+        return out_row, row_stats, mask
 
     @register_fake("bitsandbytes::int8_vectorwise_dequant")
     def _(A: torch.Tensor, stats: torch.Tensor):
@@ -235,7 +303,7 @@ def _register_fakes() -> None:
     def _(A, CA, CB, SCA, SCB, outlier_cols=None, bias=None):
         shape = _int8_matmul_shape(CA, CB)
         out = torch.empty(shape, device=A.device, dtype=A.dtype)
-        if outlier_cols is None:
+        if outlier_cols is None or outlier_cols.dtype == torch.bool:
             return out, None
         return out, torch.empty((CB.shape[0], outlier_cols.shape[0]), device=A.device, dtype=A.dtype)
 
@@ -245,10 +313,23 @@ def _register_fakes() -> None:
         out_col = torch.empty(A.shape, device=A.device, dtype=torch.int8)
         row_stats = torch.empty(prod(A.shape[:-1]), device=A.device, dtype=torch.float32)
         col_stats = torch.empty(A.shape[-1], device=A.device, dtype=torch.float32)
-        if threshold == 0.0:
+        if not _check_threshold("int8_double_quant", threshold):
             return out_row, out_col, row_stats, col_stats, None
         outlier_cols = torch.library.get_ctx().new_dynamic_size()
         return out_row, out_col, row_stats, col_stats, A.new_empty(outlier_cols, dtype=torch.int64)
+
+    @register_fake("bitsandbytes::int8_double_quant.mask")
+    def _(A: torch.Tensor, threshold: float = 0.0):
+        out_row = torch.empty(A.shape, device=A.device, dtype=torch.int8)
+        out_col = torch.empty(A.shape, device=A.device, dtype=torch.int8)
+        row_stats = torch.empty(prod(A.shape[:-1]), device=A.device, dtype=torch.float32)
+        col_stats = torch.empty(A.shape[-1], device=A.device, dtype=torch.float32)
+        mask = (
+            torch.empty(A.shape[-1], device=A.device, dtype=torch.bool)
+            if _check_threshold("int8_double_quant", threshold)
+            else None
+        )
+        return out_row, out_col, row_stats, col_stats, mask
 
     @register_fake("bitsandbytes::optimizer_update_32bit")
     def _(

@@ -199,6 +199,7 @@ def dequantize_4bit(
         raise ValueError(f"dequantize_4bit: incomplete quant_state {quant_state!r}")
     scales = _absmax_of(quant_state)
     shape = list(quant_state.shape)
+    out_given = out
     if out is not None:
         _ops().dequantize_4bit.out(
             A, scales, quant_state.blocksize, quant_state.quant_type, shape, quant_state.dtype, out=out
@@ -207,9 +208,25 @@ def dequantize_4bit(
         out = _ops().dequantize_4bit.default(
             A, scales, quant_state.blocksize, quant_state.quant_type, shape, quant_state.dtype
         )
+    if (
+        out_given is None
+        and len(shape) == 1
+        and A.device.type == "cpu"
+        and _cpu_row_for_1d(shape[0], quant_state.blocksize)
+    ):
+        out = out.view(1, -1)
     if A.shape[0] == 1:  # a transposed packed weight: transpose back
         return out.t()
     return out
+
+
+_CPU_HAS_AVX512 = torch.backends.cpu.get_cpu_capability() == "AVX512"
+
+
+def _cpu_row_for_1d(n: int, blocksize: int) -> bool:
+    """The original's CPU dequantize_4bit returns a 1-D state as a [1, n] row whenever its
+    native kernel runs: n even, unless the CPU has AVX-512 and blocksize >= 2048 (docs/differences.md)."""
+    return n % 2 == 0 and not (_CPU_HAS_AVX512 and blocksize >= 2048)
 
 
 def dequantize_fp4(A, quant_state=None, absmax=None, out=None, blocksize=None):
@@ -255,6 +272,17 @@ def gemv_4bit(
 # Re-exported from their own modules (imported last: they use the helpers above)
 # ---------------------------------------------------------------------------
 from ._optimizer_functional import optimizer_update_8bit_blockwise, optimizer_update_32bit  # noqa: E402, F401
+from .functional_compat import (  # noqa: E402, F401  (public API)
+    C,
+    batched_igemm,
+    check_matmul,
+    elementwise_func,
+    fill,
+    get_ptr,
+    has_avx512bf16,
+    igemm,
+    is_on_gpu,
+)
 from .functional_int8 import (  # noqa: E402, F401  (public API)
     int8_double_quant,
     int8_linear_matmul,
@@ -262,4 +290,4 @@ from .functional_int8 import (  # noqa: E402, F401  (public API)
     int8_vectorwise_dequant,
     int8_vectorwise_quant,
 )
-from .paging import GlobalPageManager, get_paged, prefetch_tensor  # noqa: E402, F401
+from .paging import FIRST_CUDA_DEVICE, GlobalPageManager, get_paged, prefetch_tensor  # noqa: E402, F401

@@ -61,10 +61,14 @@ def _require() -> None:
         )
 
 
-def get_paged(*shape, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+#: The original's default device of paged tensors.
+FIRST_CUDA_DEVICE = torch.device("cuda", 0)
+
+
+def get_paged(*shape, dtype: torch.dtype = torch.float32, device=FIRST_CUDA_DEVICE) -> torch.Tensor:
     """A zero-initialized CPU tensor in CUDA managed memory, with ``is_paged`` and ``page_deviceid``."""
     _require()
-    device = torch.device("cuda", 0) if device is None else torch.device(device)
+    device = torch.device(device)
     index = device.index if device.index is not None else torch.cuda.current_device()
     numel = 1
     for d in shape:

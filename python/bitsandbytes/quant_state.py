@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from . import _validate
 from .utils import pack_dict_to_tensor, unpack_tensor_to_dict
 
 
@@ -15,11 +16,12 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).strip("torch.")
 
 
-def _dtype_from_name(name: str, key: str) -> torch.dtype:
-    dtype = getattr(torch, str(name), None)
-    if not isinstance(dtype, torch.dtype):
-        raise ValueError(f"bitsandbytes: corrupted quant_state: {key}={name!r} is not a torch dtype")
-    return dtype
+def _parameter_name(key: str) -> str:
+    """The parameter a checkpoint key belongs to: the prefix before its quant-state field
+    ("model.layers.0.mlp.up_proj.weight.absmax" -> "model.layers.0.mlp.up_proj.weight"),
+    or the name given by Transformers' loader, or "quant_state"."""
+    prefix = key[: key.index("quant_state.")].rstrip(".") if "quant_state." in key else key.rpartition(".")[0]
+    return _validate.transformers_layer_name() or prefix or "quant_state"
 
 
 class QuantState:
@@ -73,97 +75,104 @@ class QuantState:
         nested = [self.offset, self.state2] if self.nested else None
         return [self.absmax, self.shape, self.dtype, self.blocksize, nested, self.quant_type][idx]
 
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails. The packed checkpoint key
+        # "quant_state.bitsandbytes__<type>" resolves by getattr (FSDP's state_dict walks
+        # dotted names that way), so that last part reads as the packed tensor.
+        if name.startswith("bitsandbytes__"):
+            packed = self.as_dict(packed=True).get("quant_state." + name)
+            if packed is not None:
+                return packed
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
     @classmethod
     def from_dict(cls, qs_dict: dict[str, Any], device: torch.device | str) -> QuantState:
         """Rebuild a state from ``as_dict()`` output (packed or not). Key prefixes such as
-        ``weight.`` are ignored. Raises ValueError naming the problem for a corrupted or
-        incomplete dict."""
-        qs_dict = dict(qs_dict)
+        ``weight.`` are ignored (and name the parameter in errors). Raises ValueError naming
+        the parameter and the field for a corrupted, inconsistent or incomplete dict
+        (bitsandbytes._validate.check_quant_state)."""
+        qs_dict = dict(_validate.check_mapping(qs_dict, "QuantState.from_dict: qs_dict"))
         packed_keys = [k for k, v in qs_dict.items() if "quant_state" in k and isinstance(v, torch.Tensor)]
-        if not packed_keys and "quant_type" not in qs_dict:
+        name = _parameter_name(packed_keys[0] if packed_keys else next(iter(qs_dict), ""))
+        if not packed_keys and not any(k.split(".")[-1] == "quant_type" for k in qs_dict):
             raise ValueError(
-                f"bitsandbytes: expected packed or unpacked quant_state items, found neither (keys: {sorted(qs_dict)})"
+                f"bitsandbytes: quant_state of {name}: expected packed or unpacked quant_state items, found neither "
+                f"(keys: {sorted(qs_dict)})"
             )
+        key_quant_type = None
         if packed_keys:
             if len(packed_keys) != 1 or packed_keys[0].split(".")[-1] not in cls.valid_qs_type_keys:
                 raise ValueError(
                     f"bitsandbytes: there must be exactly one `quant_state` item ending in one of "
-                    f"{cls.valid_qs_type_keys}, found {packed_keys}"
+                    f"{cls.valid_qs_type_keys} for {name}, found {packed_keys}"
                 )
-            qs_dict.update(unpack_tensor_to_dict(qs_dict.pop(packed_keys[0])))
+            key_quant_type = packed_keys[0].split("__")[-1]
+            try:
+                qs_dict.update(unpack_tensor_to_dict(qs_dict.pop(packed_keys[0])))
+            except ValueError as err:
+                raise ValueError(
+                    f"bitsandbytes: quant_state of {name}: {str(err).removeprefix('bitsandbytes: ')}"
+                ) from err
 
         qs_dict = {k.split(".")[-1]: v for k, v in qs_dict.items()}
         unknown = set(qs_dict) - set(cls.valid_qs_keys)
         if unknown:
-            raise ValueError(f"bitsandbytes: unexpected quant_state keys {sorted(unknown)}")
+            raise ValueError(f"bitsandbytes: unexpected quant_state keys {sorted(unknown)} for {name}")
         required = ["quant_type", "absmax", "blocksize", "quant_map", "dtype", "shape"]
         missing = [k for k in required if k not in qs_dict]
         if missing:
-            raise ValueError(f"bitsandbytes: corrupted quant_state: missing {missing}")
-        if qs_dict["quant_type"] not in cls.valid_quant_types:
-            raise ValueError(f"bitsandbytes: corrupted quant_state: unknown quant_type {qs_dict['quant_type']!r}")
-        for k in ("absmax", "quant_map"):
-            if not isinstance(qs_dict[k], torch.Tensor):
-                raise ValueError(f"bitsandbytes: corrupted quant_state: {k} must be a tensor")
-
-        if "nested_absmax" in qs_dict:
-            nested_missing = [
-                k for k in ("nested_blocksize", "nested_quant_map", "nested_dtype", "nested_offset") if k not in qs_dict
-            ]
-            if nested_missing:
+            raise ValueError(f"bitsandbytes: corrupted quant_state of {name}: missing {missing}")
+        quant_type = qs_dict["quant_type"]
+        if quant_type not in cls.valid_quant_types:
+            raise ValueError(f"bitsandbytes: corrupted quant_state of {name}: unknown quant_type {quant_type!r}")
+        if key_quant_type is not None and key_quant_type != quant_type:
+            raise ValueError(
+                f"bitsandbytes: corrupted quant_state of {name}: quant_type is {quant_type!r} in the JSON but "
+                f"{key_quant_type!r} in its key (quant_state.bitsandbytes__{key_quant_type})"
+            )
+        for k in ("absmax", "quant_map", "nested_absmax", "nested_quant_map"):
+            if k in qs_dict and not isinstance(qs_dict[k], torch.Tensor):
                 raise ValueError(
-                    f"bitsandbytes: corrupted quant_state: nested_absmax present but {nested_missing} missing"
+                    f"bitsandbytes: corrupted quant_state of {name}: {k} must be a tensor, got {type(qs_dict[k]).__name__}"
                 )
-            offset = torch.tensor(float(qs_dict["nested_offset"])).to(device)
+
+        nested_keys = ("nested_absmax", "nested_blocksize", "nested_quant_map", "nested_dtype", "nested_offset")
+        present = [k for k in nested_keys if k in qs_dict]
+        if present and len(present) != len(nested_keys):
+            raise ValueError(
+                f"bitsandbytes: corrupted quant_state of {name}: {present} present but "
+                f"{[k for k in nested_keys if k not in present]} missing (a double-quantized state needs all of "
+                f"{list(nested_keys)})"
+            )
+        if present:
+            offset = _validate.json_float(qs_dict["nested_offset"], name, "nested_offset")
             state2 = cls(
                 absmax=qs_dict["nested_absmax"].to(device),
-                blocksize=int(qs_dict["nested_blocksize"]),
+                blocksize=_validate.json_int(qs_dict["nested_blocksize"], name, "nested_blocksize", minimum=1),
                 code=qs_dict["nested_quant_map"].to(device),
-                dtype=_dtype_from_name(qs_dict["nested_dtype"], "nested_dtype"),
+                dtype=_validate.json_dtype(qs_dict["nested_dtype"], name, "nested_dtype"),
             )
+            offset = torch.tensor(offset).to(device)
         else:
             offset, state2 = None, None
 
-        shape = qs_dict["shape"]
         state = cls(
-            quant_type=qs_dict["quant_type"],
+            quant_type=quant_type,
             absmax=qs_dict["absmax"].to(device),
-            blocksize=int(qs_dict["blocksize"]),
+            blocksize=_validate.json_int(qs_dict["blocksize"], name, "blocksize"),
             code=qs_dict["quant_map"].to(device),
-            dtype=_dtype_from_name(qs_dict["dtype"], "dtype"),
-            shape=torch.Size(shape) if shape is not None else None,
+            dtype=_validate.json_dtype(qs_dict["dtype"], name, "dtype"),
+            shape=_validate.json_shape(qs_dict["shape"], name),
             offset=offset,
             state2=state2,
         )
-        state.validate()
+        _validate.check_quant_state(state, name)
         return state
 
-    def validate(self) -> None:
-        """Check that the pieces fit together (sizes, dtypes); ValueError naming the mismatch."""
-        if self.shape is None or self.blocksize is None:
-            return
-        n = 1
-        for d in self.shape:
-            n *= int(d)
-        blocks = -(-n // int(self.blocksize))
-        if self.absmax.numel() != blocks:
-            raise ValueError(
-                f"bitsandbytes: mismatched quant_state: shape {tuple(self.shape)} in blocks of {self.blocksize} "
-                f"needs {blocks} absmax entries, found {self.absmax.numel()}"
-            )
-        if self.nested:
-            if self.absmax.dtype != torch.uint8:
-                raise ValueError(
-                    f"bitsandbytes: mismatched quant_state: nested absmax must be uint8, got {self.absmax.dtype}"
-                )
-            inner = -(-blocks // int(self.state2.blocksize))
-            if self.state2.absmax.numel() != inner:
-                raise ValueError(
-                    f"bitsandbytes: mismatched quant_state: {blocks} absmax codes in blocks of "
-                    f"{self.state2.blocksize} need {inner} nested_absmax entries, found {self.state2.absmax.numel()}"
-                )
-        elif self.absmax.dtype != torch.float32:
-            raise ValueError(f"bitsandbytes: mismatched quant_state: absmax must be float32, got {self.absmax.dtype}")
+    def validate(self, name: str = "quant_state") -> None:
+        """Check that the pieces fit together (bitsandbytes._validate.check_quant_state);
+        ValueError naming ``name`` and the field."""
+        _validate.check_quant_state(self, name)
 
     def as_dict(self, packed: bool = False) -> dict[str, Any]:
         """The checkpoint form. ``packed=True`` keeps only tensors and adds

@@ -74,6 +74,16 @@ TEST_CASE("dynamic maps: landmarks of SPEC", "[format]") {
   CHECK(u[255] == 1.0f);
   CHECK(dynamic_map(false, 4, 8).empty());  // does not describe 256 values
   CHECK(dynamic_map(true, 4, 6).size() == 256);
+  // a signed map with max_exponent_bits >= total_bits is the one with total_bits - 1 (fewer values: padded)
+  CHECK(dynamic_map(true, 8, 8) == dynamic_map(true, 7, 8));
+  CHECK(dynamic_map(true, 6, 3) == dynamic_map(true, 2, 3));
+  const auto one_bit = dynamic_map(true, 1, 1);  // 0 and 1, padded with zeros
+  REQUIRE(one_bit.size() == 256);
+  CHECK(one_bit[255] == 1.0f);
+  CHECK(std::count(one_bit.begin(), one_bit.end(), 0.0f) == 255);
+  CHECK(dynamic_map(false, 0, 1) == one_bit);
+  CHECK(dynamic_map(false, 2, 2).empty());  // the unsigned map needs max_exponent_bits == total_bits - 1
+  CHECK(dynamic_map(true, 0, 4).empty());   // no exponent bits describes no map
 }
 
 TEST_CASE("8-bit grid index: rounding, clamping and NaN", "[format]") {
@@ -104,4 +114,28 @@ TEST_CASE("grid LUT: nearest code to each grid point, ties to the lower index", 
   std::vector<uint8_t> lut2(kGridPoints);
   build_grid_lut(shuffled.data(), lut2.data());
   for (uint32_t k = 0; k < static_cast<uint32_t>(kGridPoints); k += 101) CHECK(shuffled[lut2[k]] == code[lut[k]]);
+}
+
+TEST_CASE("grid LUT: a sorted code with repeated values is searched as a sorted table", "[format]") {
+  // [-1, 0 x 254, 1]: below the run of zeros the first zero, above it the last (the reference's bytes)
+  std::vector<float> code(256, 0.0f);
+  code[0] = -1.0f;
+  code[255] = 1.0f;
+  std::vector<uint8_t> lut(kGridPoints);
+  build_grid_lut(code.data(), lut.data());
+  CHECK(lut[grid_index(-1.0f)] == 0);
+  CHECK(lut[grid_index(-0.6f)] == 0);
+  CHECK(lut[grid_index(-0.4f)] == 1);
+  CHECK(lut[grid_index(-1e-4f)] == 1);
+  CHECK(lut[grid_index(1e-4f)] == 254);
+  CHECK(lut[grid_index(0.4f)] == 254);
+  CHECK(lut[grid_index(0.6f)] == 255);
+  // -0.0 before +0.0 still counts as sorted: the grid points next to zero pick the nearer nonzero codes
+  std::vector<float> signed_zeros(256);
+  for (int i = 0; i < 128; ++i) signed_zeros[i] = -1.0f + i / 128.0f;
+  for (int i = 128; i < 256; ++i) signed_zeros[i] = (i - 128) / 127.0f;
+  signed_zeros[127] = -0.0f;
+  build_grid_lut(signed_zeros.data(), lut.data());
+  CHECK(lut[grid_index(0.4f / 127.0f)] == 128);
+  CHECK(lut[grid_index(0.6f / 127.0f)] == 129);
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "cpu/kernels/gemm_4bit.h"
+#include "gemm_4bit_reference.h"
 #include "test_util.h"
 
 using namespace bnb;
@@ -10,47 +11,7 @@ using namespace bnb::cpu;
 
 namespace {
 
-struct Problem {
-  int64_t M, N, K, bs;
-  QuantType qt;
-  bool nested, bias;
-  std::vector<uint8_t> packed, q8;
-  std::vector<float> absmax, nested_absmax, absmax_code, bias_v;
-  float offset = 0.0137f;
-
-  Problem(int64_t m, int64_t n, int64_t k, int64_t b, QuantType t, bool nest, bool with_bias, uint32_t seed)
-      : M(m), N(n), K(k), bs(b), qt(t), nested(nest), bias(with_bias) {
-    std::mt19937 rng(seed);
-    packed.resize(packed_4bit_bytes(N * K));
-    for (auto& x : packed) x = static_cast<uint8_t>(rng());
-    const int64_t blocks = num_blocks(N * K, bs);
-    absmax = test::test_values(blocks, seed + 1, false);
-    for (auto& x : absmax) x = std::fabs(x) + 0.1f;
-    q8.resize(blocks);
-    for (auto& x : q8) x = static_cast<uint8_t>(rng());
-    nested_absmax = test::test_values(num_blocks(blocks, kNestedBlocksize), seed + 2, false);
-    absmax_code = test::test_values(256, seed + 3, false);
-    bias_v = test::test_values(N, seed + 4, false);
-  }
-
-  Gemm4bitArgs args(const void* A, DType dtype, void* out) const {
-    return Gemm4bitArgs{A,
-                        dtype,
-                        M,
-                        N,
-                        K,
-                        packed.data(),
-                        nullptr,
-                        qt,
-                        bs,
-                        nested ? nested_absmax.data() : absmax.data(),
-                        nested ? q8.data() : nullptr,
-                        nested ? absmax_code.data() : nullptr,
-                        nested ? &offset : nullptr,
-                        bias ? bias_v.data() : nullptr,
-                        out};
-  }
-};
+using Problem = test::Gemm4bitProblem;
 
 template <typename T>
 std::vector<T> run(const Gemm4bitPath& path, const Problem& p, const std::vector<T>& A, DType dtype) {
@@ -86,36 +47,14 @@ bool is_tiled(const Gemm4bitPath* path) {
 
 template <typename T>
 void check_problem(const Problem& p, DType dtype) {
-  const std::vector<T> A = test::convert<T>(test::test_values(p.M * p.K, static_cast<uint32_t>(p.K + p.N), false));
-  std::vector<float> Af(A.size());
-  for (size_t i = 0; i < A.size(); ++i) Af[i] = to_f32(A[i]);
-  // definition: fp64 sum of A * W (W in fp32), and the natural size of each output
-  const float* code = code_table(p.qt).data();
-  std::vector<double> expected(p.M * p.N), size(p.M * p.N);
-  for (int64_t n = 0; n < p.N; ++n)
-    for (int64_t m = 0; m < p.M; ++m) {
-      double s = 0, s2 = 0;
-      for (int64_t k = 0; k < p.K; ++k) {
-        const int64_t e = n * p.K + k, j = e / p.bs;
-        const float scale = p.nested ? p.absmax_code[p.q8[j]] * p.nested_absmax[j / 256] + p.offset : p.absmax[j];
-        const uint8_t b = p.packed[e / 2];
-        const double prod = double(Af[m * p.K + k]) * double(code[(e & 1) ? low_nibble(b) : high_nibble(b)] * scale);
-        s += prod, s2 += prod * prod;
-      }
-      expected[m * p.N + n] = s + (p.bias ? p.bias_v[n] : 0.0);
-      size[m * p.N + n] = std::fabs(expected[m * p.N + n]) + std::sqrt(s2);
-    }
-  const double tol = dtype == DType::kF32 ? 2e-5 : dtype == DType::kF16 ? 3e-3 : 1.5e-2;
+  const std::vector<T> A = p.input<T>();
   for (const Gemm4bitPath* path : all_paths()) {
     const Gemm4bitArgs probe = p.args(A.data(), dtype, nullptr);
     if (!path->supports(probe)) continue;
     const std::vector<T> out = run<T>(*path, p, A, dtype);
     INFO("path " << path->name << " M=" << p.M << " N=" << p.N << " K=" << p.K << " bs=" << p.bs
                  << " nested=" << p.nested);
-    double worst = 0;
-    for (int64_t i = 0; i < p.M * p.N; ++i)
-      worst = std::max(worst, std::fabs(double(to_f32(out[i])) - expected[i]) / (tol * size[i] + 1e-30));
-    REQUIRE(worst <= 1.0);
+    REQUIRE(test::gemm_4bit_worst_error(p, A, out, dtype) <= 1.0);
   }
 }
 
@@ -168,14 +107,9 @@ TEST_CASE("gemm_4bit: scalar path equals the fp32 column-order sum of dtype-roun
 template <typename T>
 void check_rounded_weights(const Problem& p, DType dtype) {
   const std::vector<T> A = test::convert<T>(test::test_values(p.M * p.K, static_cast<uint32_t>(p.M + p.K), false));
-  const float* code = code_table(p.qt).data();
   std::vector<float> w(p.N * p.K);
-  for (int64_t e = 0; e < p.N * p.K; ++e) {
-    const int64_t j = e / p.bs;
-    const float scale = p.nested ? p.absmax_code[p.q8[j]] * p.nested_absmax[j / 256] + p.offset : p.absmax[j];
-    const uint8_t b = p.packed[e / 2];
-    w[e] = to_f32(from_f32<T>(code[(e & 1) ? low_nibble(b) : high_nibble(b)] * scale));
-  }
+  for (int64_t n = 0; n < p.N; ++n)
+    for (int64_t k = 0; k < p.K; ++k) w[n * p.K + k] = to_f32(from_f32<T>(p.weight(n, k)));
   const double u32 = std::ldexp(1.0, -24), gamma = p.K * u32 / (1 - p.K * u32);
   const double uT = dtype == DType::kF32 ? u32 : dtype == DType::kF16 ? std::ldexp(1.0, -11) : std::ldexp(1.0, -8);
   for (const Gemm4bitPath* path : all_paths()) {

@@ -9,6 +9,7 @@
 #include "common/format.h"
 #include "common/optimizer.h"
 #include "cpu/kernels/optimizer_update.h"
+#include "optimizer_reference.h"
 #include "test_util.h"
 
 using namespace bnb;
@@ -21,26 +22,6 @@ int brute_nearest(const std::vector<float>& code, float x) {
   for (int i = 1; i < 256; ++i)
     if (std::fabs(code[i] - x) < std::fabs(code[best] - x)) best = i;  // ties keep the lower index
   return best;
-}
-
-const OptimizerKind kKinds[] = {OptimizerKind::kAdam,    OptimizerKind::kMomentum, OptimizerKind::kRMSprop,
-                                OptimizerKind::kAdagrad, OptimizerKind::kLion,     OptimizerKind::kAdEMAMix,
-                                OptimizerKind::kLamb,    OptimizerKind::kLars};
-
-OptimizerHyper hyper(int64_t step) {
-  OptimizerHyper h{};
-  h.beta1 = 0.9f;
-  h.beta2 = 0.999f;
-  h.beta3 = 0.9999f;
-  h.alpha = 5.0f;
-  h.eps = 1e-8f;
-  h.weight_decay = 0.01f;
-  h.lr = 1e-3f;
-  h.gnorm_scale = 0.9f;
-  h.bias1 = static_cast<float>(1.0 - std::pow(0.9, step));
-  h.bias2 = static_cast<float>(std::sqrt(1.0 - std::pow(0.999, step)));
-  h.step = step;
-  return h;
 }
 
 template <typename T>
@@ -79,7 +60,7 @@ void check_8bit_paths(OptimizerKind kind, DType dtype) {
       a.absmax2 = two ? a2.data() : nullptr;
       a.n = n;
       a.zero1 = signed_zero_index(code1.data());
-      a.h = hyper(step);
+      a.h = test::optimizer_hyper(step);
       path.fn(a, 0, num_blocks(n, 256));
     }
     if (p_ref.empty()) {
@@ -114,7 +95,7 @@ void check_32bit_paths(OptimizerKind kind, DType dtype) {
       a.state1 = s1.data();
       a.state2 = has_state2(kind) ? s2.data() : nullptr;
       a.n = n;
-      a.h = hyper(step);
+      a.h = test::optimizer_hyper(step);
       path.fn(a, 0, n);
     }
     if (p_ref.empty()) {
@@ -162,7 +143,7 @@ TEST_CASE("optimizer: a signed state never rounds a nonzero value to 0", "[optim
 }
 
 TEST_CASE("optimizer: 8-bit blockwise SIMD paths equal the scalar path", "[optimizer]") {
-  for (const OptimizerKind k : kKinds) {
+  for (const OptimizerKind k : test::kOptimizerKinds) {
     INFO("kind " << static_cast<int>(k));
     check_8bit_paths<float>(k, DType::kF32);
     check_8bit_paths<bf16_t>(k, DType::kBF16);
@@ -171,7 +152,7 @@ TEST_CASE("optimizer: 8-bit blockwise SIMD paths equal the scalar path", "[optim
 #if defined(BNB_HAVE_X86_KERNELS)
   if (cpu::cpu_features().avx512_vbmi) {  // the AVX-512 path without VBMI too
     optimizer_avx512_vbmi() = false;
-    for (const OptimizerKind k : kKinds) {
+    for (const OptimizerKind k : test::kOptimizerKinds) {
       INFO("kind " << static_cast<int>(k) << " without VBMI");
       check_8bit_paths<float>(k, DType::kF32);
       check_8bit_paths<bf16_t>(k, DType::kBF16);
@@ -182,7 +163,7 @@ TEST_CASE("optimizer: 8-bit blockwise SIMD paths equal the scalar path", "[optim
 }
 
 TEST_CASE("optimizer: 32-bit SIMD paths equal the scalar path", "[optimizer]") {
-  for (const OptimizerKind k : kKinds) {
+  for (const OptimizerKind k : test::kOptimizerKinds) {
     INFO("kind " << static_cast<int>(k));
     check_32bit_paths<float>(k, DType::kF32);
     check_32bit_paths<bf16_t>(k, DType::kBF16);
@@ -202,7 +183,7 @@ TEST_CASE("optimizer: a non-finite gradient leaves its element untouched", "[opt
   a.state1 = s1.data();
   a.state2 = s2.data();
   a.n = n;
-  a.h = hyper(2);
+  a.h = test::optimizer_hyper(2);
   optimizer_32bit(a, 0, n);
   CHECK(p[3] == 1.0f);
   CHECK(s1[4] == 0.5f);

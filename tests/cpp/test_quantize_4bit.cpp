@@ -86,3 +86,35 @@ TEST_CASE("quantize_4bit: partial last block clamps its stored absmax, odd tail 
     CHECK(absmax == 1e-38f);
   }
 }
+
+TEST_CASE("quantize_4bit: a partial last block divides by its absmax, a full block multiplies by 1/absmax",
+          "[quantize_4bit]") {
+  const float* mids = midpoint_table(QuantType::kFP4).data();
+  const uint8_t* to_code = sorted_to_code_table(QuantType::kFP4).data();
+  // a value v and absmax a for which v * (1/a) and v / a fall on different sides of a midpoint
+  float v = 0.0f, a = 0.0f;
+  for (float cand = 1.1f; v == 0.0f && cand < 8.0f; cand += 0.013f)
+    for (int m = 0; m < 15 && v == 0.0f; ++m) {
+      float t = mids[m] * cand;
+      for (int step = 0; step < 8; ++step) t = std::nextafter(t, -10.0f);
+      for (int step = 0; step < 16 && v == 0.0f; ++step, t = std::nextafter(t, 10.0f))
+        if (nearest_4bit_sorted_position(t * (1.0f / cand), mids) != nearest_4bit_sorted_position(t / cand, mids))
+          v = t, a = cand;
+    }
+  REQUIRE(v != 0.0f);
+  const uint8_t by_division = to_code[nearest_4bit_sorted_position(v / a, mids)];
+  const uint8_t by_reciprocal = to_code[nearest_4bit_sorted_position(v * (1.0f / a), mids)];
+  // block 0 (full, 64 values) holds [v, a, 0...]; block 1 (partial, 2 values) holds [v, a]
+  std::vector<float> x(66, 0.0f);
+  x[0] = x[64] = v;
+  x[1] = x[65] = a;
+  std::vector<uint8_t> packed(33);
+  std::vector<float> absmax(2);
+  for (auto path : test::paths<Quantize4bitFn>(quantize_4bit_scalar, quantize_4bit_avx2, quantize_4bit_avx512)) {
+    INFO("path " << path.name);
+    const Quantize4bitArgs args{x.data(), DType::kF32, 66, 64, QuantType::kFP4, packed.data(), absmax.data()};
+    path.fn(args, 0, 2);
+    CHECK(packed[0] >> 4 == by_reciprocal);
+    CHECK(packed[32] >> 4 == by_division);
+  }
+}

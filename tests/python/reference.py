@@ -36,6 +36,8 @@ def quantize_4bit(A: torch.Tensor, blocksize: int, quant_type: str) -> tuple[tor
     raw = blocks.abs().amax(1)  # NaN propagates
     clamped = torch.where(raw.isnan(), raw, raw.clamp_min(1e-38))
     scaled = blocks * (1.0 / clamped)[:, None]
+    if n % blocksize:  # the partial last block divides by its absmax (docs/formats.md)
+        scaled[-1] = blocks[-1] / clamped[-1]
     # stored: the raw maximum of full blocks, the clamped one of a partial last block
     absmax = raw.clone()
     if n % blocksize:

@@ -18,7 +18,7 @@ def test_report_lists_versions_backends_and_simd():
     r = _run()
     assert r.returncode == 0, r.stderr
     out = r.stdout
-    assert "bitsandbytes 0.50.0" in out and f"torch        {torch.__version__}" in out
+    assert "bitsandbytes 0.50.2" in out and f"torch        {torch.__version__}" in out
     assert "Native library: loaded" in out and "backends compiled in: cpu" in out
     assert "CPU SIMD path in use:" in out and "quantize_4bit" in out
 
@@ -64,3 +64,20 @@ def test_import_survives_a_broken_native_library(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert "ERR bitsandbytes: this operation needs the native library, which failed to load" in r.stdout
+
+
+def test_report_says_when_a_gpu_backend_has_no_device(monkeypatch, capsys):
+    # a CUDA build on a machine without a GPU (what CI's CUDA-torch build is): the report
+    # names the backend and says torch sees no device, instead of listing only the backends
+    import torch
+
+    from bitsandbytes import __main__ as main
+    from bitsandbytes import cextension
+
+    info = {**cextension._C.build_info(), "cuda": True, "gpu_archs": "80,90", "gpu_toolkit": "CUDA 13.0"}
+    monkeypatch.setattr(cextension._C, "build_info", lambda: info)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main.report() == 0
+    out = capsys.readouterr().out
+    assert "backends compiled in: cpu, cuda" in out
+    assert "GPU visible:          none: CUDA is compiled in, but torch sees no CUDA device" in out

@@ -257,7 +257,7 @@ def _bad_calls():
         ("must be float16, bfloat16 or float32", lambda: g(A.to(torch.int32), packed, [16, 128], scales, 64, "nf4")),
         ("blocksize must be", lambda: g(A, packed, [16, 128], scales, 48, "nf4")),
         ("quant_type must be", lambda: g(A, packed, [16, 128], scales, 64, "int4")),
-        ("packed tensor holds", lambda: g(A, packed[:100], [16, 128], scales, 64, "nf4")),
+        ("packed 4-bit tensor. holds", lambda: g(A, packed[:100], [16, 128], scales, 64, "nf4")),
         ("absmax has", lambda: g(A, packed, [16, 128], scales[:-1], 64, "nf4")),
         ("absmax must be torch.float32", lambda: g(A, packed, [16, 128], scales.half(), 64, "nf4")),
         ("bias has", lambda: g(A, packed, [16, 128], scales, 64, "nf4", bias=torch.randn(15))),
@@ -348,6 +348,55 @@ def test_gpu_matches_cpu(dtype, quant_type, compress):
         assert y.dtype == expected.dtype and y.shape == expected.shape
         g = ops.gemv_4bit(A.cuda(), packed.cuda(), [n, k], scales.cuda(), state.code.cuda(), bs)
         _assert_close(g.cpu(), A, packed, [n, k], scales, bs, quant_type)
+
+
+# (M, N, K, blocksize) for the kernels BNB_CUDA_GEMM_4BIT_FUSED selects (docs/backends.md): the
+# tensor-core kernel's four configurations (M <= 16, <= 32, <= 64, 64 x 128 tiles with 3 K-chunks), a K
+# it does not take (K % 128 != 0: the SIMT tiles), and one row (GEMV, or the forced fused kernel).
+FUSED_SHAPES = [(5, 300, 4096, 64), (17, 77, 1024, 32), (48, 64, 512, 256), (130, 200, 384, 64), (9, 40, 96, 64)]
+FUSED_SHAPES += [(1, 300, 4096, 64)]
+
+
+@needs_gpu
+@pytest.mark.parametrize("mode", ["0", "1", "mma", "simt"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("quant_type", QUANT_TYPES)
+def test_gpu_fused_kernels_match_cpu(monkeypatch, mode, dtype, quant_type):
+    # every kernel meets the CPU tolerance: W as dequantize_4bit rounds it, fp32 accumulation
+    monkeypatch.setenv("BNB_CUDA_GEMM_4BIT_FUSED", mode)
+    for i, (m, n, k, bs) in enumerate(FUSED_SHAPES):
+        compress = i % 2 == 1
+        packed, state = _weight(n, k, bs, quant_type, compress=compress)
+        A = torch.randn(m, k, dtype=dtype)
+        bias = torch.randn(n, dtype=dtype)
+        scales = F._absmax_of(state)
+        if compress:
+            kw = dict(absmax_8bit=state.absmax, absmax_code=state.state2.code, absmax_offset=state.offset)
+            absmax = state.state2.absmax
+        else:
+            kw, absmax = {}, state.absmax
+        gkw = {key: v.cuda() for key, v in kw.items()}
+        y = ops.gemm_4bit(A.cuda(), packed.cuda(), [n, k], absmax.cuda(), bs, quant_type, bias=bias.cuda(), **gkw)
+        assert y.dtype == dtype and y.shape == (m, n)
+        _assert_close(y.cpu(), A, packed, [n, k], scales, bs, quant_type, bias=bias.float())
+        code = torch.randn(16)  # gemv_4bit's own table reaches every kernel
+        g = ops.gemv_4bit(A.cuda(), packed.cuda(), [n, k], scales.cuda(), code.cuda(), bs)
+        _assert_close(g.cpu(), A, packed, [n, k], scales, bs, quant_type, code=code)
+
+
+@needs_gpu
+def test_gpu_fused_kernels_in_a_cuda_graph(monkeypatch):
+    # no host synchronisation and no allocation outside torch's allocator: the call can be captured
+    monkeypatch.setenv("BNB_CUDA_GEMM_4BIT_FUSED", "1")
+    packed, state = _weight(256, 1024, 64, "nf4")
+    A = torch.randn(24, 1024, dtype=torch.bfloat16, device="cuda")
+    args = (packed.cuda(), [256, 1024], state.absmax.cuda(), 64, "nf4")
+    expected = ops.gemm_4bit(A, *args)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        y = ops.gemm_4bit(A, *args)
+    graph.replay()
+    assert torch.equal(y, expected)
 
 
 @pytest.mark.parametrize("quant_type", QUANT_TYPES)

@@ -11,7 +11,7 @@ import bitsandbytes
 
 
 def test_version_equals_metadata():
-    assert bitsandbytes.__version__ == importlib.metadata.version("bitsandbytes") == "0.50.0"
+    assert bitsandbytes.__version__ == importlib.metadata.version("bitsandbytes") == "0.50.2"
     assert importlib.metadata.metadata("bitsandbytes")["Name"] == "bitsandbytes"
 
 

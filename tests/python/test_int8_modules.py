@@ -94,7 +94,10 @@ def test_linear8bitlt_load_state_dict_and_errors():
     with pytest.raises(ValueError, match="corrupted SCB"):
         dst.load_state_dict({**sd, "SCB": torch.ones(31)})
     with pytest.raises(ValueError, match="corrupted SCB"):
-        dst.load_state_dict({**sd, "SCB": sd["SCB"].half()})
+        dst.load_state_dict({**sd, "SCB": sd["SCB"].to(torch.int32)})
+    # a float16 SCB is converted, as the original copies it into its float32 SCB (docs/differences.md)
+    dst.load_state_dict({**sd, "SCB": sd["SCB"].half()})
+    assert dst.state.SCB.dtype == torch.float32 and torch.equal(dst.state.SCB, sd["SCB"].half().float())
     fresh = bnb.nn.Linear8bitLt(64, 32, has_fp16_weights=False)  # never moved: not quantized
     with pytest.raises(RuntimeError, match="non-quantized Linear8bitLt"):
         fresh.load_state_dict(sd)

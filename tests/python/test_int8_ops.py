@@ -147,11 +147,52 @@ def test_mixed_scaled_mm_matches_reference(dtype):
     assert none is None and torch.equal(out0, ops.int8_scaled_mm(CA, CB, SCA, SCB, bias, dtype))
 
 
+@pytest.mark.parametrize("rows", [1, 12])
+def test_mask_overloads_give_the_outlier_columns_as_a_mask(rows):
+    """int8_vectorwise_quant.mask / int8_double_quant.mask (no host round trip on GPUs, docs/formats.md): the
+    same codes and statistics as the default overloads, the outlier columns as a bool mask over A's columns."""
+    A = torch.randn(rows, 64, dtype=torch.float16)
+    A[:, 5] *= 20
+    A[0, 40] = -30
+    want = ops.int8_vectorwise_quant(A, 6.0)
+    got = ops.int8_vectorwise_quant.mask(A, 6.0)
+    assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+    assert got[2].dtype == torch.bool and got[2].shape == (64,)
+    assert got[2].nonzero().view(-1).tolist() == want[2].tolist() == [5, 40]
+    want_d, got_d = ops.int8_double_quant(A, 6.0), ops.int8_double_quant.mask(A, 6.0)
+    for w, g in zip(want_d[:4], got_d[:4]):
+        assert torch.equal(w, g)
+    assert torch.equal(got_d[4].nonzero().view(-1), want_d[4])
+    assert ops.int8_vectorwise_quant.mask(A, 0.0)[2] is None and ops.int8_double_quant.mask(A, 0.0)[4] is None
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32], ids=str)
+def test_mixed_scaled_mm_takes_a_column_mask(dtype):
+    A = torch.randn(12, 64).to(dtype)
+    A[:, 5] *= 20
+    CA, SCA, mask = ops.int8_vectorwise_quant.mask(A.half(), 6.0)
+    CB, SCB, _ = ops.int8_vectorwise_quant(torch.randn(24, 64).half())
+    bias = torch.randn(24, dtype=dtype)
+    out, none = ops.int8_mixed_scaled_mm(A, CA, CB, SCA, SCB, mask, bias)
+    want, _ = ops.int8_mixed_scaled_mm(A, CA, CB, SCA, SCB, mask.nonzero().view(-1), bias)
+    assert none is None  # the mask form has no dequantized sub-weight output
+    assert torch.equal(out, want)  # the same columns through the same kernels
+    no_outliers = torch.zeros_like(mask)
+    out0, _ = ops.int8_mixed_scaled_mm(A, CA, CB, SCA, SCB, no_outliers, bias)
+    assert torch.equal(out0, ops.int8_scaled_mm(CA, CB, SCA, SCB, bias, dtype))
+    with pytest.raises(ValueError, match="one entry per column"):
+        ops.int8_mixed_scaled_mm(A, CA, CB, SCA, SCB, mask[:10], bias)
+    with pytest.raises(TypeError, match="int64 .column indices. or bool"):
+        ops.int8_mixed_scaled_mm(A, CA, CB, SCA, SCB, mask.float(), bias)
+
+
 def test_opcheck_int8_ops():
     A = torch.randn(9, 40, dtype=torch.float16)
     torch.library.opcheck(ops.int8_vectorwise_quant.default, (A, 0.0))
     torch.library.opcheck(ops.int8_vectorwise_quant.default, (A * 4, 3.0))
     torch.library.opcheck(ops.int8_double_quant.default, (A, 0.0))
+    torch.library.opcheck(ops.int8_vectorwise_quant.mask, (A * 4, 3.0))
+    torch.library.opcheck(ops.int8_double_quant.mask, (A * 4, 3.0))
     CA, SCA, _ = ops.int8_vectorwise_quant(A)
     CB, SCB, _ = ops.int8_vectorwise_quant(torch.randn(12, 40, dtype=torch.float16))
     torch.library.opcheck(ops.int8_vectorwise_dequant.default, (CA, SCA))
@@ -162,6 +203,9 @@ def test_opcheck_int8_ops():
     torch.library.opcheck(ops.int8_scaled_mm.default, (CA, CB, SCA, SCB, torch.randn(12), torch.float32))
     cols = torch.tensor([1, 7])
     torch.library.opcheck(ops.int8_mixed_scaled_mm.default, (A, CA, CB, SCA, SCB, cols, None))
+    mask = torch.zeros(40, dtype=torch.bool)
+    mask[[1, 7]] = True
+    torch.library.opcheck(ops.int8_mixed_scaled_mm.default, (A, CA, CB, SCA, SCB, mask, None))
 
 
 def test_bad_input_errors():
@@ -178,8 +222,8 @@ def test_bad_input_errors():
         ops.int8_linear_matmul.out(A, B, out=torch.empty(4, 8))
     with pytest.raises(TypeError, match="A must be float16, bfloat16 or float32, got torch.int32"):
         ops.int8_vectorwise_quant(torch.ones(3, 3, dtype=torch.int32))
-    with pytest.raises(ValueError, match="threshold must be"):
-        ops.int8_vectorwise_quant(torch.ones(3, 3), -1.0)
+    with pytest.raises(ValueError, match="threshold is NaN"):
+        ops.int8_vectorwise_quant(torch.ones(3, 3), float("nan"))
     with pytest.raises(TypeError, match="A must be torch.int8"):
         ops.int8_vectorwise_dequant(torch.ones(3, 3), torch.ones(3))
     # corrupted statistics (SCB) name the problem

@@ -66,14 +66,6 @@ def test_compute_dtype_defaults_to_the_first_input_dtype():
     assert layer.compute_dtype == torch.bfloat16
 
 
-def test_float16_input_with_float32_compute_warns():
-    layer = _layer(quant_type="nf4", compute_dtype=torch.float32)
-    layer.compute_type_is_set = False
-    expected = r"Input type into Linear4bit is torch.float16, but bnb_4bit_compute_dtype"
-    with pytest.warns(UserWarning, match=expected), torch.no_grad():
-        layer(torch.randn(1, 128, dtype=torch.float16))
-
-
 @pytest.mark.parametrize("compute_dtype", [torch.float32, torch.bfloat16])
 def test_gradients_flow_to_input_and_bias_not_weight(compute_dtype):
     layer = _layer(quant_type="nf4", compute_dtype=compute_dtype)
@@ -165,14 +157,14 @@ def test_loading_a_corrupted_quant_state_is_an_error():
     sd = _layer(quant_type="nf4").state_dict()
     sd["weight.absmax"] = sd["weight.absmax"][:-3]
     fresh = Linear4bit(128, 48, quant_type="nf4")
-    with pytest.raises(RuntimeError, match="mismatched quant_state"):
+    with pytest.raises(RuntimeError, match="corrupted quant_state of weight: absmax has 93 entries"):
         fresh.load_state_dict(sd)
     assert not fresh.weight.bnb_quantized  # nothing half-loaded
 
 
 def test_wrong_input_features_is_a_clear_error():
     layer = _layer(quant_type="nf4")
-    expected = r"input has 100 features but the 4-bit weight is \[48, 128\]"
+    expected = r"Linear4bit\(in_features=128, out_features=48\): the input has 100 features .* expected in_features=128"
     with pytest.raises(ValueError, match=expected), torch.no_grad():
         layer(torch.randn(2, 100))
 

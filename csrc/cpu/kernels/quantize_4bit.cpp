@@ -28,8 +28,12 @@ void quantize_blocks(const Quantize4bitArgs& a, int64_t block_begin, int64_t blo
       amax = v > amax ? v : amax;
     }
     a.absmax[b] = stored_4bit_absmax(amax, len, a.blocksize);
-    const float inv = 1.0f / clamp_4bit_absmax(amax);
-    auto code_of = [&](float v) { return to_code[nearest_4bit_sorted_position(v * inv, mids)]; };
+    const float clamped = clamp_4bit_absmax(amax);
+    const float inv = 1.0f / clamped;
+    const bool partial = len != a.blocksize;
+    auto code_of = [&](float v) {
+      return to_code[nearest_4bit_sorted_position(scale_4bit(v, clamped, inv, partial), mids)];
+    };
     uint8_t* out = a.packed + start / 2;
     int64_t i = 0;
     for (; i + 1 < len; i += 2)

@@ -17,8 +17,8 @@ void quantize_4bit_avx512(const Quantize4bitArgs& a, int64_t block_begin, int64_
 // The path chosen for this machine / BNB_CPU_SIMD.
 void quantize_4bit(const Quantize4bitArgs& a, int64_t block_begin, int64_t block_end);
 
-// Shared by every path. Values are scaled by 1 / max(absmax, 1e-38) (NaN stays
-// NaN). The stored absmax is the raw block maximum for full blocks and the
+// Shared by every path. Values are scaled by max(absmax, 1e-38) (NaN stays NaN)
+// as format.h's scale_4bit says. The stored absmax is the raw block maximum for full blocks and the
 // clamped one for a partial last block, as the reference CPU path stores them.
 inline float clamp_4bit_absmax(float amax) {
   return amax != amax ? amax : (amax < k4bitAbsmaxFloor ? k4bitAbsmaxFloor : amax);

@@ -61,15 +61,18 @@ void quantize_blocks(const Quantize4bitArgs& a, int64_t block_begin, int64_t blo
     const int64_t len = std::min(a.blocksize, a.n - start);
     const float amax = block_absmax<true>(x + start, len);
     a.absmax[b] = stored_4bit_absmax(amax, len, a.blocksize);
-    const __m256 inv = _mm256_set1_ps(1.0f / clamp_4bit_absmax(amax));
+    const float clamped = clamp_4bit_absmax(amax);
+    const __m256 inv = _mm256_set1_ps(1.0f / clamped), amax_v = _mm256_set1_ps(clamped);
+    const bool partial = len != a.blocksize;  // scale_4bit: x / absmax in a partial block
+    auto scale = [&](__m256 v) { return partial ? _mm256_div_ps(v, amax_v) : _mm256_mul_ps(v, inv); };
     uint8_t* out = a.packed + start / 2;
     int64_t i = 0;
     for (; i + 8 <= len; i += 8) {
-      const uint32_t bytes = pack8(codes8(_mm256_mul_ps(load8(x + start + i), inv), t));
+      const uint32_t bytes = pack8(codes8(scale(load8(x + start + i)), t));
       std::memcpy(out + i / 2, &bytes, 4);
     }
     if (i < len) {
-      const uint32_t bytes = pack8(codes8(_mm256_mul_ps(load8_partial(x + start + i, len - i), inv), t));
+      const uint32_t bytes = pack8(codes8(scale(load8_partial(x + start + i, len - i)), t));
       std::memcpy(out + i / 2, &bytes, static_cast<size_t>((len - i + 1) / 2));
     }
   }

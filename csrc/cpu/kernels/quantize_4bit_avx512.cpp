@@ -51,15 +51,18 @@ void quantize_blocks(const Quantize4bitArgs& a, int64_t block_begin, int64_t blo
     const int64_t len = std::min(a.blocksize, a.n - start);
     const float amax = block_absmax<true>(x + start, len);
     a.absmax[b] = stored_4bit_absmax(amax, len, a.blocksize);
-    const __m512 inv = _mm512_set1_ps(1.0f / clamp_4bit_absmax(amax));
+    const float clamped = clamp_4bit_absmax(amax);
+    const __m512 inv = _mm512_set1_ps(1.0f / clamped), amax_v = _mm512_set1_ps(clamped);
+    const bool partial = len != a.blocksize;  // scale_4bit: x / absmax in a partial block
+    auto scale = [&](__m512 v) { return partial ? _mm512_div_ps(v, amax_v) : _mm512_mul_ps(v, inv); };
     uint8_t* out = a.packed + start / 2;
     int64_t i = 0;
     for (; i + 16 <= len; i += 16) {
-      const uint64_t bytes = pack16(codes16(_mm512_mul_ps(load16(x + start + i), inv), t));
+      const uint64_t bytes = pack16(codes16(scale(load16(x + start + i)), t));
       std::memcpy(out + i / 2, &bytes, 8);
     }
     if (i < len) {  // 1..15 values left (an odd tail is patched by pad_odd_tail)
-      const uint64_t bytes = pack16(codes16(_mm512_mul_ps(load16(x + start + i, first_n(len - i)), inv), t));
+      const uint64_t bytes = pack16(codes16(scale(load16(x + start + i, first_n(len - i))), t));
       std::memcpy(out + i / 2, &bytes, static_cast<size_t>((len - i + 1) / 2));
     }
   }

@@ -1,7 +1,22 @@
-// GPU LLM.int8() quantization and rescaling: outlier-column detection (one
-// thread per column), the row pass (one block per row, shared-memory
-// absmax), the column pass of double quant (one thread per column) and the
-// element-wise rescales. Same arithmetic, in the same order, as the CPU kernels.
+// GPU LLM.int8() quantization and rescaling. Same arithmetic, in the same
+// order, as the CPU kernels (docs/formats.md).
+//  - col_pass_kernel (threshold > 0 or double quant): the outlier-column flags
+//    and the column absmax of double quant in one read of A, parallel over
+//    rows: 256-thread blocks of 32 column groups (8 columns each, one 16-byte
+//    load for fp16/bf16) x 8 row lanes, each block a tile of 256 columns and a
+//    slab of rows; partial results meet in shared memory, then in global memory
+//    (a store of 1 per flagged column; atomicMax of the absmax bits, which order
+//    like the values since they are >= 0).
+//  - row_pass_kernel: one block per row, 8 elements per thread and step: the
+//    row absmax (block reduction), then the row codes (outlier columns zeroed)
+//    and, for double quant, the column codes in the same pass (the row's second
+//    read comes from the cache).
+//  - the element-wise rescales (int8_vectorwise_dequant, int8_mm_dequant).
+//  - the 16-bit outlier product of int8_mixed_scaled_mm for a column mask: one
+//    block compacts the mask into column indices and their count on the device,
+//    then 64 x 64 output tiles loop over that count (16 columns per step through
+//    shared memory; a tile returns at once when there are none), so nothing is
+//    read back to the host and the launch shape does not depend on the data.
 #include "common.cuh"
 #include "int8_launchers.h"
 
@@ -17,54 +32,107 @@ __device__ inline int8_t int8_round(float v) {
   return static_cast<int8_t>(r);
 }
 
-template <typename T>
-__global__ void find_outliers_kernel(const T* __restrict__ x, int64_t rows, int64_t cols, float threshold,
-                                     uint8_t* __restrict__ flags) {
-  const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (c >= cols) return;
-  uint8_t any = 0;
-  for (int64_t r = 0; r < rows; ++r) any |= static_cast<uint8_t>(fabsf(to_f32(x[r * cols + c])) >= threshold);
-  flags[c] = any;
+constexpr int kVec = 8;         // consecutive columns per thread
+constexpr int kColGroups = 32;  // column groups of a col_pass block
+constexpr int kRowLanes = kThreads / kColGroups;
+
+// kVec elements of row[c0 ...] (zero past cols) as fp32.
+template <typename T, bool kAligned>
+__device__ inline void load_cols(const T* __restrict__ row, int64_t c0, int64_t cols, float (&v)[kVec]) {
+  if (kAligned && c0 + kVec <= cols) {
+    load_vec<kVec>(row + c0, v);
+  } else {
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) v[j] = c0 + j < cols ? load_f32(row[c0 + j]) : 0.0f;
+  }
 }
 
-template <typename T>
-__global__ void quant_rows_kernel(const T* __restrict__ x, int64_t rows, int64_t cols, float threshold,
-                                  const uint8_t* __restrict__ flags, int8_t* __restrict__ q,
-                                  float* __restrict__ stats) {
-  __shared__ float smax[kThreads];
+// flags (zeroed, or null) gets 1 per column with an |x| >= threshold;
+// col_stats (zeroed, or null) the max |x| of each column's non-outliers (NaN
+// propagates).
+template <typename T, bool kAligned>
+__global__ void __launch_bounds__(kThreads)
+    col_pass_kernel(const T* __restrict__ x, int64_t rows, int64_t cols, float threshold, uint8_t* __restrict__ flags,
+                    float* __restrict__ col_stats) {
+  __shared__ float smax[kRowLanes][kColGroups * kVec];
+  __shared__ int sflag[kRowLanes][kColGroups];
+  const int group = threadIdx.x % kColGroups, lane = threadIdx.x / kColGroups;
+  const int64_t c0 = (static_cast<int64_t>(blockIdx.x) * kColGroups + group) * kVec;
+  float m[kVec] = {};
+  int any = 0;  // bit j: column c0 + j holds an outlier
+  for (int64_t r = static_cast<int64_t>(blockIdx.y) * kRowLanes + lane; r < rows;
+       r += static_cast<int64_t>(gridDim.y) * kRowLanes) {
+    float v[kVec];
+    load_cols<T, kAligned>(x + r * cols, c0, cols, v);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) {
+      const bool outlier = is_outlier(v[j], threshold);
+      any |= static_cast<int>(outlier) << j;
+      if (!outlier) m[j] = nan_max(m[j], fabsf(v[j]));
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < kVec; ++j) smax[lane][group * kVec + j] = m[j];
+  sflag[lane][group] = any;
+  __syncthreads();
+  // one thread per column of the tile combines the row lanes (kThreads == kColGroups * kVec)
+  const int t = threadIdx.x;
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kColGroups * kVec + t;
+  if (c >= cols) return;
+  float mc = smax[0][t];
+  int fc = 0;
+  for (int l = 0; l < kRowLanes; ++l) {
+    mc = nan_max(mc, smax[l][t]);
+    fc |= (sflag[l][t / kVec] >> (t % kVec)) & 1;
+  }
+  if (flags != nullptr && fc) flags[c] = 1;
+  if (col_stats != nullptr) atomicMax(reinterpret_cast<unsigned int*>(col_stats) + c, f32_bits(mc));
+}
+
+// One block per row: row_q / row_stats and, with kColQ, col_q from the finished col_stats.
+template <typename T, bool kAligned, bool kColQ>
+__global__ void __launch_bounds__(kThreads) row_pass_kernel(const Int8QuantArgs a) {
   const int64_t r = blockIdx.x;
-  const T* row = x + r * cols;
+  const T* row = static_cast<const T*>(a.input) + r * a.cols;
   float m = 0.0f;
-  for (int64_t c = threadIdx.x; c < cols; c += kThreads) {
-    const float v = to_f32(row[c]);
-    if (!is_outlier(v, threshold)) m = nan_max(m, fabsf(v));
+  for (int64_t c0 = static_cast<int64_t>(threadIdx.x) * kVec; c0 < a.cols; c0 += kThreads * kVec) {
+    float v[kVec];
+    load_cols<T, kAligned>(row, c0, a.cols, v);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j)
+      if (!is_outlier(v[j], a.threshold)) m = nan_max(m, fabsf(v[j]));
   }
-  m = block_reduce<kThreads>(m, smax, [](float a, float b) { return nan_max(a, b); });
-  if (threadIdx.x == 0) stats[r] = m;
+  m = block_allreduce<kThreads>(m, NanMaxOp{});
+  if (threadIdx.x == 0) a.row_stats[r] = m;
+  // torch evaluates the reference's 127.0 / row_stats as 127 * (1 / row_stats): two roundings
   const float scale = 127.0f * (1.0f / m);
-  const bool zero_cols = flags != nullptr && rows > 1;
-  for (int64_t c = threadIdx.x; c < cols; c += kThreads) {
-    const float v = to_f32(row[c]);
-    int8_t o = is_outlier(v, threshold) ? int8_t{0} : int8_round(v * scale);
-    if (zero_cols && flags[c]) o = 0;
-    q[r * cols + c] = o;
-  }
-}
-
-template <typename T>
-__global__ void quant_cols_kernel(const T* __restrict__ x, int64_t rows, int64_t cols, float threshold,
-                                  int8_t* __restrict__ q, float* __restrict__ stats) {
-  const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (c >= cols) return;
-  float m = 0.0f;
-  for (int64_t r = 0; r < rows; ++r) {
-    const float v = to_f32(x[r * cols + c]);
-    if (!is_outlier(v, threshold)) m = nan_max(m, fabsf(v));
-  }
-  stats[c] = m;
-  for (int64_t r = 0; r < rows; ++r) {
-    const float v = to_f32(x[r * cols + c]);
-    q[r * cols + c] = is_outlier(v, threshold) ? int8_t{0} : int8_round(to_f32(from_f32<T>(v * 127.0f)) / m);
+  const bool zero_cols = a.outlier_cols != nullptr && a.rows > 1;
+  for (int64_t c0 = static_cast<int64_t>(threadIdx.x) * kVec; c0 < a.cols; c0 += kThreads * kVec) {
+    float v[kVec];
+    load_cols<T, kAligned>(row, c0, a.cols, v);
+    uint8_t qr[kVec], qc[kVec];
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) {
+      const bool outlier = is_outlier(v[j], a.threshold), live = c0 + j < a.cols;
+      int8_t o = outlier ? int8_t{0} : int8_round(v[j] * scale);
+      if (zero_cols && live && a.outlier_cols[c0 + j]) o = 0;
+      qr[j] = static_cast<uint8_t>(o);
+      if constexpr (kColQ) {
+        // x * 127 is rounded to the input dtype first, as the reference's A.mul(127.0) is
+        const float cs = live ? a.col_stats[c0 + j] : 1.0f;
+        qc[j] = static_cast<uint8_t>(outlier ? int8_t{0} : int8_round(load_f32(store_cvt<T>(v[j] * 127.0f)) / cs));
+      }
+    }
+    const int64_t o = r * a.cols + c0;
+    if (kAligned && c0 + kVec <= a.cols) {
+      store_bytes<kVec>(reinterpret_cast<uint8_t*>(a.row_q) + o, qr);
+      if constexpr (kColQ) store_bytes<kVec>(reinterpret_cast<uint8_t*>(a.col_q) + o, qc);
+    } else {
+      for (int j = 0; j < kVec && c0 + j < a.cols; ++j) {
+        a.row_q[o + j] = static_cast<int8_t>(qr[j]);
+        if constexpr (kColQ) a.col_q[o + j] = static_cast<int8_t>(qc[j]);
+      }
+    }
   }
 }
 
@@ -90,39 +158,125 @@ __global__ void mm_dequant_kernel(const int32_t* __restrict__ in, int64_t rows, 
   }
 }
 
-inline unsigned int blocks_for(int64_t n) { return static_cast<unsigned int>((n + kThreads - 1) / kThreads); }
+constexpr int kOutTile = 64;  // outputs per tile side (256 threads, 4 x 4 each)
+constexpr int kOutStep = 16;  // outlier columns per shared-memory step
+constexpr int kCompactPer = 16;
+
+// work[0 .. count) = the indices of the nonzero mask entries (ascending), work[K] = count.
+__global__ void __launch_bounds__(kThreads)
+    compact_mask_kernel(const uint8_t* __restrict__ mask, int64_t K, int32_t* __restrict__ work) {
+  __shared__ int scan[kThreads];
+  int base = 0;
+  for (int64_t k0 = 0; k0 < K; k0 += kThreads * kCompactPer) {  // the same trip count for every thread
+    const int64_t k = k0 + static_cast<int64_t>(threadIdx.x) * kCompactPer;
+    int c = 0;
+    for (int j = 0; j < kCompactPer; ++j) c += k + j < K && mask[k + j] != 0;
+    scan[threadIdx.x] = c;
+    __syncthreads();
+    for (int off = 1; off < kThreads; off <<= 1) {  // inclusive prefix sum
+      const int v = static_cast<int>(threadIdx.x) >= off ? scan[threadIdx.x - off] : 0;
+      __syncthreads();
+      scan[threadIdx.x] += v;
+      __syncthreads();
+    }
+    int pos = base + scan[threadIdx.x] - c;
+    for (int j = 0; j < kCompactPer; ++j)
+      if (k + j < K && mask[k + j] != 0) work[pos++] = static_cast<int32_t>(k + j);
+    base += scan[kThreads - 1];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) work[K] = base;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads) outlier_mm_kernel(const Int8OutlierMmArgs a) {
+  const int count = a.work[a.K];
+  if (count == 0) return;  // the same for the whole block
+  __shared__ float As[kOutStep][kOutTile + 1];
+  __shared__ float Ws[kOutStep][kOutTile + 1];
+  const T* A = static_cast<const T*>(a.A);
+  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+  const int64_t m0 = static_cast<int64_t>(blockIdx.y) * kOutTile, n0 = static_cast<int64_t>(blockIdx.x) * kOutTile;
+  float acc[4][4] = {};
+  for (int j0 = 0; j0 < count; j0 += kOutStep) {
+    for (int e = threadIdx.x; e < kOutTile * kOutStep; e += kThreads) {
+      const int r = e / kOutStep, j = e % kOutStep;
+      const bool live = j0 + j < count;
+      const int64_t col = live ? a.work[j0 + j] : 0, m = m0 + r, n = n0 + r;
+      As[j][r] = live && m < a.M ? load_f32(A[m * a.K + col]) : 0.0f;
+      Ws[j][r] = live && n < a.N
+                     ? load_f32(store_cvt<T>(static_cast<float>(a.CB[n * a.K + col]) * a.SCB[n] * kInt8DequantScale))
+                     : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int j = 0; j < kOutStep; ++j) {
+      float av[4], wv[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) av[i] = As[j][ty * 4 + i], wv[i] = Ws[j][tx * 4 + i];
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int l = 0; l < 4; ++l) acc[i][l] += av[i] * wv[l];
+    }
+    __syncthreads();
+  }
+  T* out = static_cast<T*>(a.out);
+  for (int i = 0; i < 4; ++i) {
+    const int64_t m = m0 + ty * 4 + i;
+    for (int l = 0; l < 4; ++l) {
+      const int64_t n = n0 + tx * 4 + l;
+      if (m < a.M && n < a.N) out[m * a.N + n] = store_cvt<T>(load_f32(out[m * a.N + n]) + acc[i][l]);
+    }
+  }
+}
 
 }  // namespace
 
-const char* launch_int8_find_outlier_cols(const Int8QuantArgs& a, uint8_t* flags, void* stream) {
-  if (a.cols == 0) return nullptr;
+const char* launch_int8_quant(const Int8QuantArgs& args, uint8_t* flags, void* stream) {
+  if (args.rows == 0 || args.cols == 0) return nullptr;
+  if (args.rows > 0x7FFFFFFF) return "too many rows for one launch";
+  const gpuStream_t s = static_cast<gpuStream_t>(stream);
+  Int8QuantArgs a = args;
+  a.outlier_cols = flags;
+  gpuError_t e = gpuSuccess;
+  if (flags != nullptr) e = gpuMemsetAsync(flags, 0, static_cast<size_t>(a.cols), s);
+  if (e == gpuSuccess && a.col_stats != nullptr)
+    e = gpuMemsetAsync(a.col_stats, 0, static_cast<size_t>(a.cols) * sizeof(float), s);
+  if (e != gpuSuccess) return gpuGetErrorString(e);
+  // 16-byte loads and 8-byte stores, every row starting aligned
+  const int64_t elem = a.dtype == DType::kF32 ? 4 : 2;
+  const bool vec = a.cols % kVec == 0 && (a.cols * elem) % 16 == 0 && aligned(a.input, 16) && aligned(a.row_q, 8) &&
+                   (a.col_q == nullptr || aligned(a.col_q, 8));
+  const int64_t tiles = (a.cols + kColGroups * kVec - 1) / (kColGroups * kVec);
+  const int64_t slabs = (a.rows + kRowLanes - 1) / kRowLanes;
+  int64_t want = (static_cast<int64_t>(sm_count()) * 8 + tiles - 1) / tiles;  // ~8 blocks per multiprocessor
+  want = want < slabs ? want : slabs;
+  const dim3 col_grid(static_cast<unsigned int>(tiles), static_cast<unsigned int>(want < 65535 ? want : 65535));
   dispatch_dtype(a.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    find_outliers_kernel<T><<<blocks_for(a.cols), kThreads, 0, static_cast<gpuStream_t>(stream)>>>(
-        static_cast<const T*>(a.input), a.rows, a.cols, a.threshold, flags);
-  });
-  return launch_status();
-}
-
-const char* launch_int8_quant(const Int8QuantArgs& a, void* stream) {
-  if (a.rows == 0 || a.cols == 0) return nullptr;
-  if (a.rows > 0x7FFFFFFF) return "too many rows for one launch";
-  dispatch_dtype(a.dtype, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* x = static_cast<const T*>(a.input);
-    quant_rows_kernel<T><<<static_cast<unsigned int>(a.rows), kThreads, 0, static_cast<gpuStream_t>(stream)>>>(
-        x, a.rows, a.cols, a.threshold, a.outlier_cols, a.row_q, a.row_stats);
-    if (a.col_q)
-      quant_cols_kernel<T><<<blocks_for(a.cols), kThreads, 0, static_cast<gpuStream_t>(stream)>>>(
-          x, a.rows, a.cols, a.threshold, a.col_q, a.col_stats);
+    const auto run = [&](auto aligned_tag) {
+      constexpr bool kAligned = decltype(aligned_tag)::value;
+      if (flags != nullptr || a.col_stats != nullptr)
+        launch(col_pass_kernel<T, kAligned>, col_grid, kThreads, 0, s, static_cast<const T*>(a.input), a.rows, a.cols,
+               a.threshold, flags, a.col_stats);
+      if (a.col_q != nullptr)
+        launch(row_pass_kernel<T, kAligned, true>, static_cast<unsigned int>(a.rows), kThreads, 0, s, a);
+      else
+        launch(row_pass_kernel<T, kAligned, false>, static_cast<unsigned int>(a.rows), kThreads, 0, s, a);
+    };
+    if (vec)
+      run(std::true_type{});
+    else
+      run(std::false_type{});
   });
   return launch_status();
 }
 
 const char* launch_int8_vectorwise_dequant(const Int8VectorDequantArgs& a, void* stream) {
   if (a.rows * a.cols == 0) return nullptr;
-  vectorwise_dequant_kernel<<<grid_for(a.rows * a.cols), kThreads, 0, static_cast<gpuStream_t>(stream)>>>(
-      a.in, a.stats, a.rows, a.cols, a.out);
+  launch(vectorwise_dequant_kernel, grid_for(a.rows * a.cols), kThreads, 0, static_cast<gpuStream_t>(stream), a.in,
+         a.stats, a.rows, a.cols, a.out);
   return launch_status();
 }
 
@@ -130,8 +284,21 @@ const char* launch_int8_mm_dequant(const Int8MmDequantArgs& a, void* stream) {
   if (a.rows * a.cols == 0) return nullptr;
   dispatch_dtype(a.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    mm_dequant_kernel<T><<<grid_for(a.rows * a.cols), kThreads, 0, static_cast<gpuStream_t>(stream)>>>(
-        a.in, a.rows, a.cols, a.row_stats, a.col_stats, a.bias, static_cast<T*>(a.out));
+    launch(mm_dequant_kernel<T>, grid_for(a.rows * a.cols), kThreads, 0, static_cast<gpuStream_t>(stream), a.in, a.rows,
+           a.cols, a.row_stats, a.col_stats, a.bias, static_cast<T*>(a.out));
+  });
+  return launch_status();
+}
+
+const char* launch_int8_outlier_mm(const Int8OutlierMmArgs& a, void* stream) {
+  if (a.M == 0 || a.N == 0) return nullptr;
+  const int64_t gy = (a.M + kOutTile - 1) / kOutTile, gx = (a.N + kOutTile - 1) / kOutTile;
+  if (gy > 65535 || gx > 0x7FFFFFFF) return "matrix too large for one launch";
+  const gpuStream_t s = static_cast<gpuStream_t>(stream);
+  launch(compact_mask_kernel, 1, kThreads, 0, s, a.mask, a.K, a.work);
+  dispatch_dtype(a.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch(outlier_mm_kernel<T>, dim3(static_cast<unsigned int>(gx), static_cast<unsigned int>(gy)), kThreads, 0, s, a);
   });
   return launch_status();
 }

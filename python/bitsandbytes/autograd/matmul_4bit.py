@@ -93,17 +93,20 @@ def matmul_4bit(
     n_out, n_in = int(quant_state.shape[0]), int(quant_state.shape[1])
     if A.shape[-1] != n_in:
         if A.shape[-1] == n_out:
-            warnings.warn(
-                "matmul_4bit: A matches the weight's first dimension; treating the weight as [in, out] "
-                "(deprecated: quantize the weight as [out, in])",
-                DeprecationWarning,
-                stacklevel=2,
-            )
+            if not torch.compiler.is_compiling():
+                warnings.warn(
+                    f"matmul_4bit: weight was quantized from a [K, N] tensor (quant_state.shape="
+                    f"{list(quant_state.shape)}). Re-quantize from the weight in [N, K] (out_features, in_features) "
+                    "orientation. This will be an error in a future version.",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
             W = _dequantize_weight(B, quant_state, A.dtype)
-            return torch.nn.functional.linear(A, W.t(), bias)
+            result = torch.nn.functional.linear(A, W.t(), bias)
+            return result if out is None else out.copy_(result)
         raise ValueError(
-            f"matmul_4bit: the input has {A.shape[-1]} features but the 4-bit weight is "
-            f"[{n_out}, {n_in}] (expects {n_in})"
+            f"matmul_4bit: the input has {A.shape[-1]} features (last dimension of shape {tuple(A.shape)}) but the "
+            f"4-bit weight [out_features, in_features] = [{n_out}, {n_in}] expects in_features={n_in}"
         )
     needs_grad = torch.is_grad_enabled() and (A.requires_grad or (bias is not None and bias.requires_grad))
     if needs_grad:

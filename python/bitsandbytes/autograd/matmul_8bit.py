@@ -6,7 +6,10 @@ original does), multiplies it with the int8 weight and rescales in one fused op
 (``int8_scaled_mm``). With ``threshold > 0`` the input columns holding an
 outlier (``|x| >= threshold``) are taken out of the int8 product and multiplied
 in 16-bit instead (``int8_mixed_scaled_mm``): the mixed-precision
-decomposition of LLM.int8().
+decomposition of LLM.int8(). The forward pass reads nothing back to the host:
+the outlier columns travel as a bool mask over the input's columns
+(``int8_vectorwise_quant.mask``), and ``state.idx`` turns it into column
+indices only when it is read.
 """
 
 from __future__ import annotations
@@ -45,6 +48,15 @@ class MatmulLtState:
 
     _deprecated_fields = _DEPRECATED_FIELDS
 
+    def _get_idx(self) -> torch.Tensor | None:
+        idx = self.__dict__.get("_idx")
+        if idx is not None and idx.dtype == torch.bool:  # the forward's outlier mask: its columns, on first read
+            idx = self.__dict__["_idx"] = idx.nonzero().view(-1)
+        return idx
+
+    def _set_idx(self, value: torch.Tensor | None) -> None:
+        self.__dict__["_idx"] = value
+
     def reset_grads(self) -> None:
         self.CB = None
         self.SB = None
@@ -64,6 +76,10 @@ class MatmulLtState:
         raise AttributeError(f"'MatmulLtState' object has no attribute '{name}'")
 
 
+# The outlier columns of the last forward pass (int64), or None. Installed after the dataclass is built, so
+# MatmulLtState(idx=...) still works; the forward stores a bool mask, converted on the first read.
+MatmulLtState.idx = property(MatmulLtState._get_idx, MatmulLtState._set_idx)
+
 _warned_cast = set()
 
 
@@ -73,20 +89,32 @@ def _warn_cast(dtype: torch.dtype) -> None:
         warnings.warn(f"MatMul8bitLt: inputs will be cast from {dtype} to float16 during quantization", stacklevel=3)
 
 
-def _check_shapes(A: torch.Tensor, B: torch.Tensor, bias: torch.Tensor | None) -> None:
+def _check_shapes(A: torch.Tensor, B: torch.Tensor, bias: torch.Tensor | None, state: MatmulLtState | None) -> None:
     if not isinstance(A, torch.Tensor) or not isinstance(B, torch.Tensor):
         raise TypeError(f"bitsandbytes.matmul: A and B must be tensors, got {type(A).__name__} and {type(B).__name__}")
     if not A.is_floating_point():
         raise TypeError(f"bitsandbytes.matmul: A must be a floating-point tensor, got {A.dtype}")
     if B.dim() != 2:
         raise ValueError(f"bitsandbytes.matmul: B must be a 2-D weight [out, in], got shape {tuple(B.shape)}")
-    if A.dim() == 0 or A.shape[-1] != B.shape[1]:
+    weight_shape = tuple(B.shape)
+    if state is not None and not state.has_fp16_weights and state.CB is not None:
+        # The product uses the state's int8 weight; B may be it or its transposed view.
+        weight_shape = tuple(state.CB.shape)
+        if tuple(B.shape) not in (weight_shape, weight_shape[::-1]):
+            raise ValueError(
+                f"bitsandbytes.matmul: B has shape {tuple(B.shape)} but the state's int8 weight CB has shape "
+                f"{weight_shape}"
+            )
+    if A.dim() == 0 or A.shape[-1] != weight_shape[1]:
         raise ValueError(
-            f"bitsandbytes.matmul: A's last dimension ({tuple(A.shape)}) must equal B's in_features "
-            f"({tuple(B.shape)}); the product is A @ B.T"
+            f"bitsandbytes.matmul: A's last dimension ({A.shape[-1] if A.dim() else None}) must equal the weight's "
+            f"in_features ({weight_shape[1]}); A has shape {tuple(A.shape)}, the weight [out, in] {weight_shape}, "
+            "and the product is A @ weight.T"
         )
-    if bias is not None and bias.numel() != B.shape[0]:
-        raise ValueError(f"bitsandbytes.matmul: bias has {bias.numel()} entries but B has {B.shape[0]} output rows")
+    if bias is not None and bias.numel() != weight_shape[0]:
+        raise ValueError(
+            f"bitsandbytes.matmul: bias has {bias.numel()} entries but the weight has {weight_shape[0]} output rows"
+        )
 
 
 def _quantize_weight(B: torch.Tensor, state: MatmulLtState) -> None:
@@ -124,7 +152,8 @@ class MatMul8bitLt(torch.autograd.Function):
             ctx.dtype_A, ctx.dtype_B = A.dtype, B.dtype
             ctx.dtype_bias = None if bias is None else bias.dtype
             ctx.shape_A, ctx.shape_B = A.shape, B.shape
-            shape = (*A.shape[:-1], B.shape[0])
+            out_features = B.shape[0] if state.has_fp16_weights or state.CB is None else state.CB.shape[0]
+            shape = (*A.shape[:-1], out_features)
             if bias is None:
                 return torch.empty(shape, dtype=A.dtype, device=A.device)
             return torch.zeros(shape, dtype=A.dtype, device=A.device) + bias.to(A.dtype)
@@ -134,34 +163,31 @@ class MatMul8bitLt(torch.autograd.Function):
         if A.dtype != torch.float16:
             _warn_cast(A.dtype)
         A16 = A2.to(torch.float16)
+        ops = torch.ops.bitsandbytes
+        # outlier_cols: a bool mask over A's columns (None without a threshold), nothing read back to the host
         if ctx.needs_input_grad[1]:
-            CA, CAt, SCA, SCAt, outlier_cols = F8.int8_double_quant(A16, threshold=state.threshold)
+            CA, CAt, SCA, SCAt, outlier_cols = ops.int8_double_quant.mask(A16, float(state.threshold))
         else:
-            CA, SCA, outlier_cols = F8.int8_vectorwise_quant(A16, threshold=state.threshold)
+            CA, SCA, outlier_cols = ops.int8_vectorwise_quant.mask(A16, float(state.threshold))
             CAt = SCAt = None
 
         _quantize_weight(B, state)
         if bias is not None and bias.dtype != A.dtype:
             bias = bias.to(A.dtype)
-        subA = None
         if state.threshold > 0.0:
             state.idx = outlier_cols
-            output, _ = torch.ops.bitsandbytes.int8_mixed_scaled_mm(
-                A2, CA, state.CB, SCA, state.SCB, outlier_cols, bias
-            )
-            if outlier_cols is not None and outlier_cols.numel() > 0 and ctx.needs_input_grad[1]:
-                subA = A2[:, outlier_cols]
+            output, _ = ops.int8_mixed_scaled_mm(A2, CA, state.CB, SCA, state.SCB, outlier_cols, bias)
         else:
-            output = torch.ops.bitsandbytes.int8_scaled_mm(CA, state.CB, SCA, state.SCB, bias=bias, dtype=A.dtype)
+            output = ops.int8_scaled_mm(CA, state.CB, SCA, state.SCB, bias=bias, dtype=A.dtype)
 
         ctx.grad_shape = input_shape
         ctx.dtype_A, ctx.dtype_B = A.dtype, B.dtype
         ctx.dtype_bias = None if bias is None else bias.dtype
         if any(ctx.needs_input_grad[:2]):
-            ctx.tensors = (CAt, subA, A2 if ctx.needs_input_grad[1] else None)
-            ctx.tensor_states = (SCAt, state.idx if state.threshold > 0.0 else None)
+            ctx.tensors = (CAt, A2 if ctx.needs_input_grad[1] else None)
+            ctx.tensor_states = (SCAt, outlier_cols if state.threshold > 0.0 else None)
         else:
-            ctx.tensors = (None, None, None)
+            ctx.tensors = (None, None)
             ctx.tensor_states = (None, None)
         output = output.reshape(*input_shape[:-1], -1)
         if out is not None:
@@ -176,8 +202,8 @@ class MatMul8bitLt(torch.autograd.Function):
             grad_A = torch.zeros(ctx.shape_A, dtype=ctx.dtype_A, device=grad_output.device) if req_A else None
             grad_B = torch.zeros(ctx.shape_B, dtype=ctx.dtype_B, device=grad_output.device) if req_B else None
             return grad_A, grad_B, None, bias_grad, None
-        CAt, subA, A2 = ctx.tensors
-        SCAt, idx = ctx.tensor_states
+        CAt, A2 = ctx.tensors
+        SCAt, mask = ctx.tensor_states
         state: MatmulLtState = ctx.state
         g = grad_output.reshape(-1, grad_output.shape[-1]).contiguous()
         grad_A = grad_B = grad_bias = None
@@ -188,9 +214,9 @@ class MatMul8bitLt(torch.autograd.Function):
             grad_B = torch.ops.bitsandbytes.int8_scaled_mm(
                 Cg_t.t().contiguous(), CAt.t().contiguous(), SCg_t, SCAt, dtype=ctx.dtype_B
             )
-            if subA is not None and idx is not None and idx.numel() > 0:
+            if mask is not None:
                 # the outlier columns exactly, in 16-bit, as in the forward pass
-                grad_B[:, idx] = torch.matmul(g.t().to(subA.dtype), subA).to(ctx.dtype_B)
+                grad_B[:, mask] = torch.matmul(g.t().to(A2.dtype), A2[:, mask]).to(ctx.dtype_B)
         if req_A:
             if state.CB is None:
                 raise RuntimeError("MatMul8bitLt.backward: the state holds no CB weight matrix")
@@ -241,7 +267,7 @@ def matmul(
 ):
     """LLM.int8() ``A @ B.T (+ bias)``. ``B`` is the weight ``[out, in]`` (float, or int8 with
     ``state.CB`` / ``state.SCB``); ``threshold > 0`` enables the outlier decomposition."""
-    _check_shapes(A, B, bias)
+    _check_shapes(A, B, bias, state)
     state = state or MatmulLtState()
     if threshold > 0.0:
         state.threshold = threshold

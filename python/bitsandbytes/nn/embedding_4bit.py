@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from .. import functional as F
-from .params_4bit import Params4bit, fix_4bit_weight_quant_state_from_module
+from .params_4bit import Params4bit, packed_weight_and_state
+
+logger = logging.getLogger("bitsandbytes.nn.modules")  # the original's logger name
 
 
 class Embedding4bit(torch.nn.Embedding):
@@ -35,22 +39,26 @@ class Embedding4bit(torch.nn.Embedding):
             module=self,
         )
         self.quant_state = None
+        if embedding_dim % self.weight.blocksize != 0:
+            logger.warning(
+                f"Embedding size {embedding_dim} is not divisible by block size {self.weight.blocksize}. "
+                "This will lead to slow inference.",
+            )
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         raise NotImplementedError("Saving Embedding4bit is not supported")
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        fix_4bit_weight_quant_state_from_module(self)
-        state = self.weight.quant_state
+        weight, state = packed_weight_and_state(self)
         dim = self.embedding_dim
         if input.dtype not in (torch.int32, torch.int64):
             raise TypeError(f"Embedding4bit: indices must be int32 or int64, got {input.dtype}")
         if dim % state.blocksize != 0:
-            table = F.dequantize_4bit(self.weight.data, state)
+            table = F.dequantize_4bit(weight.data, state)
             return torch.nn.functional.embedding(input, table)
         # gather the packed rows and their scales, dequantize only those
         rows = input.reshape(-1).long()
-        packed = self.weight.data.reshape(-1).view(torch.uint8).view(self.num_embeddings, dim // 2)[rows]
+        packed = weight.data.reshape(-1).view(torch.uint8).view(self.num_embeddings, dim // 2)[rows]
         absmax = F._absmax_of(state).view(self.num_embeddings, dim // state.blocksize)[rows]
         picked = F._ops().dequantize_4bit.default(
             packed.reshape(-1), absmax.reshape(-1), state.blocksize, state.quant_type, [rows.numel(), dim], self.dtype

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import warnings
+import logging
 
 import torch
 
+from .._validate import check_input_features
 from ..autograd.matmul_4bit import matmul_4bit
-from .params_4bit import Params4bit, fix_4bit_weight_quant_state_from_module
+from .params_4bit import Params4bit, packed_weight_and_state
+
+logger = logging.getLogger("bitsandbytes.nn.modules")  # the original's logger name
 
 
 class Linear4bit(torch.nn.Linear):
@@ -51,27 +54,29 @@ class Linear4bit(torch.nn.Linear):
         if x.dtype in (torch.float32, torch.bfloat16):
             # the input dtype is the fastest choice that loses nothing
             self.compute_dtype = x.dtype
-        elif x.dtype == torch.float16:
-            if self.compute_dtype in (None, torch.float32):
-                what = "inference" if x.numel() == x.shape[-1] else "inference or training speed"
-                warnings.warn(
-                    "Input type into Linear4bit is torch.float16, but bnb_4bit_compute_dtype=torch.float32 (default). "
-                    f"This will lead to slow {what}.",
-                    stacklevel=3,
-                )
-            if self.compute_dtype is None:
-                self.compute_dtype = torch.float16
+        elif x.dtype == torch.float16 and self.compute_dtype in (None, torch.float32):
+            # float16 input computed in float32 (compute_dtype None keeps the input's float16)
+            what = "inference" if x.numel() == x.shape[-1] else "inference or training speed"
+            logger.warning(
+                "Input type into Linear4bit is torch.float16, but bnb_4bit_compute_dtype=torch.float32 (default). "
+                f"This will lead to slow {what}.",
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fix_4bit_weight_quant_state_from_module(self)
+        check_input_features(self, x)
+        # under FSDP the weight is the all-gathered plain parameter: the module keeps its state
+        weight, state = packed_weight_and_state(self)
         if not self.compute_type_is_set:
             self.set_compute_type(x)
             self.compute_type_is_set = True
         input_dtype = x.dtype
         if self.compute_dtype is not None:
             x = x.to(self.compute_dtype)
-        bias = None if self.bias is None else self.bias.to(x.dtype)
-        out = matmul_4bit(x, self.weight.t(), quant_state=self.weight.quant_state, bias=bias)
+        bias = self.bias
+        if bias is not None and bias.dtype != x.dtype:
+            # as the original: the bias parameter itself moves to the compute dtype
+            bias.data = bias.data.to(x.dtype)
+        out = matmul_4bit(x, weight.t(), quant_state=state, bias=bias)
         return out.to(input_dtype)
 
     # ---- checkpoints --------------------------------------------------------
@@ -86,19 +91,27 @@ class Linear4bit(torch.nn.Linear):
         self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
     ):
         stats_prefix = prefix + "weight."
-        stats = {k[len(stats_prefix) :]: v for k, v in state_dict.items() if k.startswith(stats_prefix)}
+        stats = {k: v for k, v in state_dict.items() if k.startswith(stats_prefix)}
         weight = state_dict.get(prefix + "weight")
         is_float = weight is not None and weight.dtype in (torch.float16, torch.bfloat16, torch.float32)
         if stats or (is_float and self.weight.bnb_quantized):
             if weight is None:
                 error_msgs.append(f"{prefix}weight: quant-state keys {sorted(stats)} present but the weight is missing")
                 return
-            try:
-                self.weight = self._weight_from_checkpoint(weight, stats)
-            except ValueError as err:
-                error_msgs.append(f"{prefix}weight: {err}")
+            bias = state_dict.get(prefix + "bias")
+            if bias is not None and self.bias is not None and bias.shape != self.bias.shape:
+                error_msgs.append(
+                    f"{prefix}bias: has shape {tuple(bias.shape)} in the checkpoint but the layer's bias is "
+                    f"{tuple(self.bias.shape)}"
+                )
                 return
-            consumed = {prefix + "weight"} | {stats_prefix + k for k in stats}
+            try:
+                new_weight = self._weight_from_checkpoint(weight, stats, prefix)
+            except ValueError as err:
+                error_msgs.append(str(err))
+                return
+            self.weight = new_weight
+            consumed = {prefix + "weight"} | set(stats)
             rest = {k: v for k, v in state_dict.items() if k not in consumed}
             # the weight is in place: nn.Module loads the bias and reports the rest
             saved_weight = self._parameters.pop("weight")
@@ -120,15 +133,16 @@ class Linear4bit(torch.nn.Linear):
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
         )
 
-    def _weight_from_checkpoint(self, weight: torch.Tensor, stats: dict) -> Params4bit:
-        """A pre-quantized weight with its quant-state entries, or a float weight
-        quantized again with this layer's settings."""
+    def _weight_from_checkpoint(self, weight: torch.Tensor, stats: dict, prefix: str) -> Params4bit:
+        """A pre-quantized weight with its quant-state entries (full keys), or a float
+        weight quantized again with this layer's settings; ValueError naming the key."""
         device = self.weight.device
         if stats:
             return Params4bit.from_prequantized(weight, stats, requires_grad=False, device=device, module=self)
         if tuple(weight.shape) != (self.out_features, self.in_features):
             raise ValueError(
-                f"the weight has shape {tuple(weight.shape)}, expected {(self.out_features, self.in_features)}"
+                f"{prefix}weight: has shape {tuple(weight.shape)} in the checkpoint but the layer's weight is "
+                f"{(self.out_features, self.in_features)} (out, in)"
             )
         old = self.weight
         return Params4bit(

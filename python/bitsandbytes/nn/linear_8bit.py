@@ -13,9 +13,9 @@ import copy
 import torch
 from torch import nn
 
+from .. import _validate
 from .. import functional_int8 as F8
 from ..autograd.matmul_8bit import MatmulLtState, matmul
-from ..utils import INVERSE_LINEAR_8BIT_WEIGHTS_FORMAT_MAPPING, LINEAR_8BIT_WEIGHTS_FORMAT_MAPPING
 
 
 class Int8Params(torch.nn.Parameter):
@@ -35,6 +35,8 @@ class Int8Params(torch.nn.Parameter):
         if data is None:
             data = torch.empty(0)
         requires_grad = bool(requires_grad) and (data.is_floating_point() or data.is_complex())
+        if SCB is not None and data.dtype == torch.int8:
+            SCB = _validate.check_int8_checkpoint(data, SCB)
         obj = torch.Tensor._make_subclass(cls, data, requires_grad)
         obj.CB = CB
         obj.SCB = SCB
@@ -108,22 +110,6 @@ def _rebuild_int8_params(data, requires_grad, state):
     return p
 
 
-def _check_weight_format(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
-    key = prefix + "weight_format"
-    if key not in state_dict:
-        return
-    fmt = state_dict.pop(key)
-    if isinstance(fmt, torch.Tensor):
-        fmt = fmt.item()
-    if isinstance(fmt, int):
-        fmt = INVERSE_LINEAR_8BIT_WEIGHTS_FORMAT_MAPPING.get(fmt, fmt)
-    if fmt != "row":
-        raise ValueError(
-            f"Linear8bitLt: weight_format {fmt!r} is not supported; only row-major int8 weights "
-            f"({LINEAR_8BIT_WEIGHTS_FORMAT_MAPPING['row']} / 'row') can be loaded"
-        )
-
-
 class Linear8bitLt(nn.Linear):
     """LLM.int8() linear layer: int8 weights with fp32 row scales; with ``threshold > 0`` the
     input's outlier columns are multiplied in 16-bit (mixed-precision decomposition)."""
@@ -146,34 +132,75 @@ class Linear8bitLt(nn.Linear):
         if threshold > 0.0 and not has_fp16_weights:
             self.state.use_pool = True
         self.weight = Int8Params(self.weight.data, has_fp16_weights=has_fp16_weights, requires_grad=has_fp16_weights)
-        self._register_load_state_dict_pre_hook(_check_weight_format, with_module=False)
+
+    def _weight_scb(self) -> torch.Tensor | None:
+        """The int8 weight's row scales, or None (also for a weight tied to a plain parameter)."""
+        return getattr(self.weight, "SCB", None)
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         super()._save_to_state_dict(destination, prefix, keep_vars)
-        scb = self.weight.SCB if self.weight.SCB is not None else self.state.SCB
+        scb = self._scb_target()  # None for a weight tied to another module's plain parameter
         if not self.state.has_fp16_weights and scb is not None:
             destination[prefix + "SCB"] = scb if keep_vars else scb.detach()
             destination[prefix + "weight_format"] = torch.tensor(0, dtype=torch.uint8)
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, errs):
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, errs)
-        key = prefix + "SCB"
-        if key not in unexpected_keys:
-            return
-        target = self.weight.SCB if self.weight.SCB is not None else self.state.SCB
-        if target is None:
+    def _scb_target(self) -> torch.Tensor | None:
+        """Where this layer keeps its row scales (the weight's, or the state's after a forward);
+        None when the layer holds no int8 weight (never quantized, or tied to a plain parameter)."""
+        if not isinstance(self.weight, Int8Params):
+            return None
+        scb = self._weight_scb()
+        return scb if scb is not None else self.state.SCB
+
+    def _check_checkpoint(self, state_dict, prefix) -> None:
+        """Before anything of this layer is loaded: check weight_format, the weight's shape,
+        SCB (present for an int8 weight, one finite scale per row) and the bias's shape;
+        quantize a float weight for a layer that holds int8 weights."""
+        wkey, skey, fkey, bkey = (prefix + k for k in ("weight", "SCB", "weight_format", "bias"))
+        if fkey in state_dict:
+            _validate.check_weight_format(state_dict.pop(fkey), fkey)
+        weight, scb = state_dict.get(wkey), state_dict.get(skey)
+        shape = (self.out_features, self.in_features)
+        target = self._scb_target()
+        if scb is not None and target is None:
             raise RuntimeError(
                 "Loading a quantized checkpoint into non-quantized Linear8bitLt is not supported. Please call "
                 "module.cuda() or module.to(device) before module.load_state_dict()"
             )
-        scb = state_dict[key]
-        if not isinstance(scb, torch.Tensor) or scb.dtype != torch.float32 or scb.numel() != target.numel():
+        if isinstance(weight, torch.Tensor) and target is not None and not self.state.has_fp16_weights:
+            _validate.check_int8_weight(weight, shape, wkey)
+            if weight.dtype != torch.int8:
+                if not weight.is_floating_point():
+                    raise ValueError(
+                        f"Linear8bitLt: {wkey} must be int8 (with {skey}) or a float weight, got {weight.dtype}"
+                    )
+                # a full-precision weight: quantized as Int8Params does when the layer is moved
+                weight, scb, _ = F8.int8_vectorwise_quant(weight.to(device=target.device, dtype=torch.float16))
+                state_dict[wkey] = weight
+            elif scb is None:
+                raise ValueError(
+                    f"Linear8bitLt: the checkpoint has the int8 weight {wkey} but not its row scales {skey}; "
+                    "without them the layer would keep scales that do not belong to the weight"
+                )
+        if scb is not None:
+            state_dict[skey] = _validate.check_scb(scb, self.out_features, skey)
+        bias = state_dict.get(bkey)
+        if isinstance(bias, torch.Tensor) and self.bias is not None and bias.shape != self.bias.shape:
             raise ValueError(
-                f"Linear8bitLt: {key} must be a float32 tensor of {target.numel()} row scales, got "
-                f"{getattr(scb, 'dtype', type(scb))} with shape {tuple(getattr(scb, 'shape', ()))} (corrupted SCB?)"
+                f"Linear8bitLt: {bkey} has shape {tuple(bias.shape)} in the checkpoint but the layer's bias is "
+                f"{tuple(self.bias.shape)}"
             )
-        target.copy_(scb.reshape(target.shape))
-        unexpected_keys.remove(key)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, errs):
+        self._check_checkpoint(state_dict, prefix)  # raises before anything changes
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, errs)
+        key = prefix + "SCB"
+        if key not in state_dict:
+            return
+        target = self._scb_target()
+        target.copy_(state_dict[key].reshape(target.shape))
+        if key in unexpected_keys:
+            unexpected_keys.remove(key)
 
     def init_8bit_state(self):
         self.state.CB = self.weight.CB
@@ -197,8 +224,17 @@ class Linear8bitLt(nn.Linear):
         return result
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _validate.check_input_features(self, x)
         self.state.is_training = self.training
-        if self.weight.CB is not None:
+        if not isinstance(self.weight, Int8Params) and self.weight.dtype == torch.int8:
+            raise RuntimeError(
+                f"Linear8bitLt({self.in_features} -> {self.out_features}): the int8 weight is a plain "
+                f"{type(self.weight).__name__}, not an Int8Params: a wrapper (FSDP) replaced it and its SCB row "
+                "scales with it. FSDP cannot shard LLM.int8() weights: keep the Linear8bitLt layers out of sharding "
+                "(fully_shard(..., ignored_params=...), or Accelerate's FSDP plugin ignored_modules), or use 4-bit "
+                "weights with a float bnb_4bit_quant_storage."
+            )
+        if getattr(self.weight, "CB", None) is not None:
             self.init_8bit_state()
         if self.bias is not None and self.bias.dtype != x.dtype:
             self.bias.data = self.bias.data.to(x.dtype)

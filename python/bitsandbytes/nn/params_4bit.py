@@ -13,10 +13,28 @@ from typing import Any
 
 import torch
 
+from .. import _validate
 from .. import functional as F
-from ..quant_state import QuantState
+from ..quant_state import QuantState, _parameter_name
 
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+
+
+#: Torch functions that return pieces or views of the packed storage: what FSDP applies
+#: when it shards a parameter (chunk/split of dim 0, narrow/view of the flat data) and
+#: moves it (``to``). Their results stay Params4bit with the same quant state.
+_KEEPS_QUANT_STATE = frozenset(
+    {
+        torch.chunk,
+        torch.split,
+        torch.narrow,
+        torch.Tensor.chunk,
+        torch.Tensor.split,
+        torch.Tensor.narrow,
+        torch.Tensor.view,
+        torch.Tensor.to,
+    }
+)
 
 
 def _rebuild_params4bit(cls, data, requires_grad, state):
@@ -58,6 +76,33 @@ class Params4bit(torch.nn.Parameter):
         self.bnb_quantized = bnb_quantized
         self.module = module
         return self
+
+    # ---- torch functions: pieces and views keep the quant state -------------
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        with torch._C.DisableTorchFunctionSubclass():  # what nn.Parameter does, traceable by dynamo
+            out = func(*args, **(kwargs or {}))
+        src = args[0] if args else None
+        if func not in _KEEPS_QUANT_STATE or not isinstance(src, Params4bit):
+            return out
+        if isinstance(out, (tuple, list)):
+            return type(out)(src._piece(t) for t in out)
+        return src._piece(out)
+
+    def _piece(self, t: torch.Tensor) -> torch.Tensor:
+        """``t`` (a view or copy of this parameter's data) as a Params4bit with the same
+        quant state. A piece or a reshaped view is not the module's weight, so only a
+        tensor of the same shape keeps the back-reference to the module."""
+        if not isinstance(t, torch.Tensor) or isinstance(t, Params4bit):
+            return t
+        attributes = self._attributes()
+        if t.shape != self.shape:
+            attributes["module"] = None
+        if self.bnb_quantized:
+            attributes["quant_storage"] = t.dtype  # a .view(dtype) of the packed bytes
+        piece = Params4bit(t.detach() if t.requires_grad else t, requires_grad=self.requires_grad)
+        piece.__dict__.update(attributes)
+        return piece
 
     # ---- copying and pickling keep every attribute ------------------------
     def _attributes(self) -> dict[str, Any]:
@@ -113,10 +158,16 @@ class Params4bit(torch.nn.Parameter):
         )
         self.data = packed
         self.quant_state = state
-        if self.module is not None:
-            self.module.quant_state = state
+        self._bind_module(self.module)
         self.bnb_quantized = True
         return self
+
+    def _bind_module(self, module: torch.nn.Module | None) -> None:
+        """Record the quant state and storage dtype on the owning module: a wrapper that
+        replaces the parameter (FSDP) leaves the module with what it needs to use it."""
+        if module is not None:
+            module.quant_state = self.quant_state
+            module.quant_storage = self.data.dtype
 
     def to(self, *args, **kwargs):
         device, dtype, non_blocking, _ = torch._C._nn._parse_to(*args, **kwargs)
@@ -143,6 +194,9 @@ class Params4bit(torch.nn.Parameter):
     def cpu(self) -> Params4bit:
         return self.to(device="cpu")
 
+    def xpu(self, device: int | str | torch.device | None = None, non_blocking: bool = False) -> Params4bit:
+        return self.to(device="xpu" if device is None else device, non_blocking=non_blocking)
+
     # ---- loading a checkpoint ---------------------------------------------
     @classmethod
     def from_prequantized(
@@ -155,17 +209,12 @@ class Params4bit(torch.nn.Parameter):
         **kwargs: Any,
     ) -> Params4bit:
         """Wrap packed bytes ``data`` and their checkpoint quant-state entries
-        (any key prefix, packed or not) without re-quantizing."""
+        (any key prefix, packed or not) without re-quantizing. The state is checked
+        against ``data`` and, for a Linear-like ``module``, against its
+        ``(out_features, in_features)`` (bitsandbytes._validate.check_quant_state)."""
         state = QuantState.from_dict(qs_dict=quantized_stats, device=device)
-        n = 1
-        for d in state.shape:
-            n *= int(d)
-        nbytes = data.numel() * data.element_size()
-        if nbytes != (n + 1) // 2:
-            raise ValueError(
-                f"Params4bit.from_prequantized: the packed weight has {nbytes} bytes, but its quant_state "
-                f"(shape {tuple(state.shape)}) needs {(n + 1) // 2}"
-            )
+        name = _parameter_name(next(iter(quantized_stats), ""))
+        _validate.check_quant_state(state, name, packed=data, expected_shape=_validate.layer_shape(module))
         self = cls(
             data.to(device),
             requires_grad=requires_grad,
@@ -177,8 +226,7 @@ class Params4bit(torch.nn.Parameter):
             module=module,
             bnb_quantized=True,
         )
-        if module is not None:
-            module.quant_state = state
+        self._bind_module(module)
         return self
 
     # ---- FSDP-style views of the quant state --------------------------------
@@ -226,28 +274,57 @@ class Params4bit(torch.nn.Parameter):
         return self._qs().offset if self._qs().nested else None
 
 
-def fix_4bit_weight_quant_state_from_module(module: torch.nn.Module) -> None:
-    """Restore ``weight.quant_state`` from ``module.quant_state`` when a wrapper (FSDP)
-    replaced the parameter object; raise if the layer was never quantized."""
+def _layer_name(module: torch.nn.Module) -> str:
+    shape = f"{getattr(module, 'in_features', '?')} -> {getattr(module, 'out_features', '?')}"
+    return f"{type(module).__name__}({shape})"
+
+
+def packed_weight_and_state(module: torch.nn.Module) -> tuple[torch.Tensor, QuantState]:
+    """The packed weight of a 4-bit layer and its :class:`QuantState`.
+
+    When a wrapper replaced the Params4bit by a plain parameter (FSDP all-gathers the
+    shards into one), the state comes from ``module.quant_state``, after checking that
+    the parameter still holds the packed bytes: FSDP's mixed precision casts a float
+    ``quant_storage`` to its ``param_dtype``, which would decode garbage.
+    """
     weight = module.weight
-    if getattr(weight, "quant_state", None) is not None:
-        return
+    state = getattr(weight, "quant_state", None)
+    if state is not None:
+        return weight, state
     state = getattr(module, "quant_state", None)
     if state is None:
         raise RuntimeError(
-            f"{type(module).__name__}({module.in_features if hasattr(module, 'in_features') else '?'} -> "
-            f"{module.out_features if hasattr(module, 'out_features') else '?'}): the weight is not quantized "
-            f"(dtype {weight.dtype}, shape {tuple(weight.shape)}). Move the layer with .to(device) / .cpu() / "
-            ".cuda() to quantize it, or load a checkpoint that has its quant-state keys "
-            "(weight.absmax, weight.quant_map, weight.quant_state.bitsandbytes__*)."
+            f"{_layer_name(module)}: the weight is not quantized (dtype {weight.dtype}, shape "
+            f"{tuple(weight.shape)}). Move the layer with .to(device) / .cpu() / .cuda() to quantize it, or load a "
+            "checkpoint that has its quant-state keys (weight.absmax, weight.quant_map, "
+            "weight.quant_state.bitsandbytes__*)."
         )
-    if weight.shape[-1] != 1:
+    storage = getattr(module, "quant_storage", None)
+    if storage is not None and weight.dtype != storage:
         raise RuntimeError(
-            f"{type(module).__name__}: the weight has shape {tuple(weight.shape)}, expected packed 4-bit data of "
-            "shape (n, 1)"
+            f"{_layer_name(module)}: the packed 4-bit weight was stored as {storage} but arrives as {weight.dtype}: "
+            "a wrapper cast the packed bytes. FSDP's MixedPrecisionPolicy casts floating-point parameters to its "
+            f"param_dtype: use bnb_4bit_quant_storage={weight.dtype} (the param_dtype), or no param_dtype."
         )
+    n = 1
+    for d in state.shape:
+        n *= int(d)
+    nbytes = weight.numel() * weight.element_size()
+    if weight.dim() != 2 or weight.shape[-1] != 1 or nbytes != (n + 1) // 2:
+        raise RuntimeError(
+            f"{_layer_name(module)}: the weight has shape {tuple(weight.shape)} ({nbytes} bytes of {weight.dtype}), "
+            f"expected packed 4-bit data of shape (n, 1) holding the {(n + 1) // 2} bytes of a "
+            f"{tuple(state.shape)} weight"
+        )
+    return weight, state
+
+
+def fix_4bit_weight_quant_state_from_module(module: torch.nn.Module) -> None:
+    """Put ``module.quant_state`` back on ``module.weight`` (rebuilt as a Params4bit) when a
+    wrapper (FSDP) replaced the parameter; raise if the layer was never quantized."""
+    weight, state = packed_weight_and_state(module)
     if not isinstance(weight, Params4bit):
-        weight = Params4bit(weight.data, requires_grad=False, bnb_quantized=True)
+        weight = Params4bit(weight.data, requires_grad=False, quant_storage=weight.dtype, bnb_quantized=True)
         module.weight = weight
     weight.quant_state = state
     weight.bnb_quantized = True

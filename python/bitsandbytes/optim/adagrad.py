@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._variants import check_8bit_variant
 from .optimizer import Optimizer1State
 
 
@@ -43,6 +44,7 @@ class Adagrad8bit(Optimizer1State):
         min_8bit_size=4096,
     ):
         _check(lr_decay, initial_accumulator_value)
+        check_8bit_variant(type(self).__name__, optim_bits=optim_bits, default_bits=8)
         super().__init__("adagrad", params, lr, (0.0, 0.0), eps, weight_decay, 8, args, min_8bit_size)
 
 

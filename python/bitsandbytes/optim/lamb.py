@@ -6,6 +6,7 @@ backend (the original has no CUDA kernel for it).
 
 from __future__ import annotations
 
+from ._variants import check_8bit_variant
 from .optimizer import Optimizer2State
 
 
@@ -45,6 +46,7 @@ class LAMB8bit(Optimizer2State):
         min_8bit_size=4096,
         max_unorm=1.0,
     ):
+        check_8bit_variant(type(self).__name__, amsgrad, max_unorm=max_unorm)
         super().__init__("lamb", params, lr, betas, eps, weight_decay, 8, args, min_8bit_size, max_unorm=max_unorm)
 
 

@@ -7,14 +7,14 @@ effect), and whose ``state_dict`` nests the quantization state under
 ``"__bnb_optimizer_quant_state__"`` as bitsandbytes 0.49+ does.
 ``Optimizer2State`` / ``Optimizer1State`` run one fused op per parameter:
 ``optimizer_update_32bit`` (fp32 states) or ``optimizer_update_8bit_blockwise``
-(uint8 states with one fp32 absmax per 256 elements).
+(uint8 states with one fp32 absmax per 256 elements). Sharded (DTensor) parameters,
+as FSDP2 makes them, keep the states of their local shard (``_sharded.py``).
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import warnings
 import weakref
 from collections import abc as container_abcs
 from collections import defaultdict
@@ -22,8 +22,9 @@ from itertools import chain
 
 import torch
 
+from .. import _validate, paging
 from .. import functional as F
-from .. import paging
+from . import _sharded
 
 #: State entries that are moved between devices but never cast (and nested in state_dict).
 QUANT_STATE_KEYS = (
@@ -159,7 +160,6 @@ class Optimizer8bit(torch.optim.Optimizer):
         self.page_mng = paging.GlobalPageManager.get_instance()
         self.mng = GlobalOptimManager.get_instance()
         self.non_castable_tensor_keys = set(QUANT_STATE_KEYS)
-        self._warned_paged_cpu = False
         self._param_dtypes: dict[int, torch.dtype] = {}  # id(p) -> dtype when its state was made
         if optim_bits == 8:
             self.fill_qmap()
@@ -170,15 +170,17 @@ class Optimizer8bit(torch.optim.Optimizer):
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        self.__dict__.setdefault("_warned_paged_cpu", False)
         self.__dict__.setdefault("_param_dtypes", {})
 
     # ---- state_dict ----------------------------------------------------------
     def state_dict(self):
         sd = super().state_dict()
+        params = list(chain.from_iterable(g["params"] for g in self.param_groups))
         nested_state = {}
         for idx, st in sd["state"].items():
             st = dict(st)
+            if isinstance(idx, int) and _sharded.is_sharded(params[idx]):
+                st = _sharded.export_state(st, params[idx])
             quant = {k: st.pop(k) for k in list(st) if k in self.non_castable_tensor_keys}
             if quant:
                 st[NESTED_KEY] = quant
@@ -187,8 +189,8 @@ class Optimizer8bit(torch.optim.Optimizer):
 
     def load_state_dict(self, state_dict, move_to_device=True):
         """Load a state_dict of this package or of bitsandbytes (nested or flat quantization keys)."""
-        # Only the groups are copied: state tensors are moved/cast into new tensors where
-        # needed and otherwise shared (as torch.optim does), so loading does not double memory.
+        # The loaded state is a copy (as in the original): an optimizer that keeps stepping on
+        # the source state_dict's tensors does not change this one's state.
         state_dict = {"state": state_dict["state"], "param_groups": copy.deepcopy(state_dict["param_groups"])}
         groups = self.param_groups
         saved_groups = state_dict["param_groups"]
@@ -210,17 +212,17 @@ class Optimizer8bit(torch.optim.Optimizer):
 
         def cast(param, value, key=None):
             if isinstance(value, torch.Tensor):
-                if key in self.non_castable_tensor_keys:
-                    return value.to(param.device) if move_to_device else value
-                if value.is_floating_point():
-                    value = value.to(param.dtype)
-                return value.to(param.device) if move_to_device else value
+                dtype = param.dtype if value.is_floating_point() and key not in self.non_castable_tensor_keys else None
+                return value.to(device=param.device if move_to_device else None, dtype=dtype, copy=True)
             if isinstance(value, dict):
                 return {k: cast(param, v, key=k) for k, v in value.items()}
             if isinstance(value, container_abcs.Iterable) and not isinstance(value, str):
                 return type(value)(cast(param, v) for v in value)
             return value
 
+        # every state is checked before anything changes: a rejected state dict leaves the optimizer as it was
+        self.check_overrides()
+        position = {id(p): (gi, pi) for gi, g in enumerate(groups) for pi, p in enumerate(g["params"])}
         state = defaultdict(dict)
         for k, v in state_dict["state"].items():
             if k not in id_map:
@@ -231,10 +233,13 @@ class Optimizer8bit(torch.optim.Optimizer):
             nested = v.pop(NESTED_KEY, None)
             if nested:
                 v.update(nested)
-            v = cast(param, v)
-            self._check_loaded_state(param, v, k)
-            self._param_dtypes[id(param)] = param.dtype
+            v = _sharded.import_state(v, param)  # DTensor states, per-element absmax
+            v = cast(_sharded.local(param), v)
+            self._check_loaded_state(param, v, k, position[id(param)])
             state[param] = v
+        for param in state:
+            if isinstance(param, torch.Tensor):
+                self._param_dtypes[id(param)] = param.dtype
 
         def update_group(group, new_group):
             new_group["params"] = group["params"]
@@ -243,27 +248,24 @@ class Optimizer8bit(torch.optim.Optimizer):
         param_groups = [update_group(g, ng) for g, ng in zip(groups, saved_groups)]
         self.__setstate__({"state": state, "param_groups": param_groups})
 
-    def _check_loaded_state(self, p: torch.Tensor, st: dict, index) -> None:
-        s1 = st.get("state1")
-        if s1 is None:
+    def _check_loaded_state(self, p: torch.Tensor, st: dict, index, position: tuple[int, int]) -> None:
+        """The loaded state of p against this optimizer's config for it (bitsandbytes._validate).
+        An empty state (a parameter that never stepped) is left to the first step."""
+        if not st:
             return
-        copies = 2 if getattr(self, "optimizer_name", "") == "ademamix" else 1
-        for key, want in (("state1", copies * p.numel()), ("state2", p.numel())):
-            s = st.get(key)
-            if s is not None and s.numel() != want:
-                raise ValueError(
-                    f"optimizer state {key!r} of parameter {index} has shape {tuple(s.shape)} ({s.numel()} elements) "
-                    f"but the parameter has shape {tuple(p.shape)}, which needs {want}: the state does not belong "
-                    "to this parameter"
-                )
-        if s1.dtype == torch.uint8:
-            blocks = math.ceil(p.numel() / 256)
-            for key, want in (("absmax1", copies * blocks), ("absmax2", blocks)):
-                a = st.get(key)
-                if a is not None and a.numel() != want:
-                    raise ValueError(
-                        f"optimizer state {key!r} of parameter {index} has {a.numel()} entries, expected {want}"
-                    )
+        gi, pi = position
+        config = self.get_config(gi, pi, self.param_groups[gi])
+        # 8-bit or not is decided by the whole parameter's size (the same on any number of
+        # ranks); the state's sizes are those of the local shard
+        _validate.check_optimizer_state(
+            _sharded.local(p),
+            st,
+            f"parameter {index} (group {gi}, position {pi}, shape {tuple(p.shape)})",
+            eight_bit=config["optim_bits"] == 8 and p.numel() >= config["min_8bit_size"],
+            two_states=isinstance(self, Optimizer2State),
+            copies=2 if getattr(self, "optimizer_name", "") == "ademamix" else 1,
+            unorm=config["max_unorm"] > 0.0,
+        )
 
     # ---- stepping --------------------------------------------------------------
     def to_gpu(self) -> None:
@@ -308,8 +310,11 @@ class Optimizer8bit(torch.optim.Optimizer):
         config.update(self.mng.config_for(group["params"][pindex], gindex, pindex))
         return config
 
-    def get_state_buffer(self, p: torch.Tensor, dtype=torch.float32, shape=None) -> torch.Tensor:
-        shape = tuple(p.shape) if shape is None else tuple(shape)
+    def get_state_buffer(self, p: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
+        """A zeroed state buffer shaped like ``p`` (paged when the optimizer is)."""
+        return self._state_buffer(p, dtype, tuple(p.shape))
+
+    def _state_buffer(self, p: torch.Tensor, dtype: torch.dtype, shape: tuple) -> torch.Tensor:
         if not self.is_paged or p.numel() < PAGED_MIN_NUMEL or p.device.type != "cuda":
             return torch.zeros(shape, dtype=dtype, device=p.device)
         buf = paging.get_paged(*shape, dtype=dtype, device=p.device)
@@ -332,6 +337,11 @@ class Optimizer8bit(torch.optim.Optimizer):
             raise RuntimeError(
                 f"{type(self).__name__} does not support sparse gradients (parameter {index} has a {g.layout} "
                 "gradient); use a dense gradient, e.g. nn.Embedding(sparse=False)"
+            )
+        if p.device.type == "meta":
+            raise RuntimeError(
+                f"{type(self).__name__}: parameter {index} is on the meta device (it has no data to update); "
+                "load or materialize the model's weights before stepping"
             )
         st = self.state.get(p)
         if not st or "state1" not in st:
@@ -365,18 +375,11 @@ class Optimizer8bit(torch.optim.Optimizer):
                 if p.grad is None:
                     continue
                 self._check_param(p, (gindex, pindex))
-                if self.is_paged and p.device.type != "cuda" and not self._warned_paged_cpu:
-                    self._warned_paged_cpu = True
-                    warnings.warn(
-                        "Paged optimizers need a CUDA device; on the CPU the optimizer states are plain "
-                        "(non-paged) tensors.",
-                        UserWarning,
-                        stacklevel=2,
-                    )
-                if not p.is_contiguous():
-                    p.data = p.data.contiguous()
-                if not p.grad.is_contiguous():
-                    p.grad = p.grad.contiguous()
+                if not _sharded.is_sharded(p):  # FSDP2 keeps a local shard contiguous
+                    if not p.is_contiguous():
+                        p.data = p.data.contiguous()
+                    if not p.grad.is_contiguous():
+                        p.grad = p.grad.contiguous()
                 st = self.state[p]
                 if len(st) == 0:
                     self.init_state(group, p, gindex, pindex)
@@ -391,13 +394,18 @@ class Optimizer8bit(torch.optim.Optimizer):
         bits = config["optim_bits"]
         if bits not in (8, 32):
             raise NotImplementedError(f"Amount of optimizer bits not supported: {bits}")
+        # a sharded parameter picks 8-bit by its whole size (the same on any number of ranks)
+        # and keeps states shaped like its local shard
         dtype = torch.uint8 if bits == 8 and p.numel() >= config["min_8bit_size"] else torch.float32
+        st = self.state[p]
+        if _sharded.is_sharded(p):
+            _sharded.check_supported(type(self).__name__, (gindex, pindex), config)
+        p = _sharded.local(p)
         copies = 2 if self.optimizer_name == "ademamix" else 1
         shape1 = (2, *p.shape) if copies == 2 else tuple(p.shape)
-        st = self.state[p]
         st["step"] = 0
         if dtype == torch.float32:
-            st["state1"] = self.get_state_buffer(p, torch.float32, shape1)
+            st["state1"] = self._state_buffer(p, torch.float32, shape1)
             if two_states:
                 st["state2"] = self.get_state_buffer(p, torch.float32)
         else:
@@ -406,7 +414,7 @@ class Optimizer8bit(torch.optim.Optimizer):
             self.name2qmap["dynamic"] = self.name2qmap["dynamic"].to(p.device)
             self.name2qmap["udynamic"] = self.name2qmap["udynamic"].to(p.device)
             blocks = math.ceil(p.numel() / 256)
-            st["state1"] = self.get_state_buffer(p, torch.uint8, shape1)
+            st["state1"] = self._state_buffer(p, torch.uint8, shape1)
             st["qmap1"] = self.name2qmap["dynamic"]
             st["absmax1"] = torch.zeros((2, blocks) if copies == 2 else (blocks,), dtype=torch.float32, device=p.device)
             if two_states:
@@ -421,11 +429,14 @@ class Optimizer8bit(torch.optim.Optimizer):
         config = self.get_config(gindex, pindex, group)
         st["step"] += 1
         step = st["step"]
+        grad, p = _sharded.local(p.grad).contiguous(), _sharded.local(p)
+        if p.numel() == 0:
+            return  # an empty shard (more ranks than rows)
         s1 = st["state1"]
         if s1.dtype == torch.float32:
             F.optimizer_update_32bit(
                 self.optimizer_name,
-                p.grad,
+                grad,
                 p,
                 s1,
                 beta1,
@@ -445,7 +456,7 @@ class Optimizer8bit(torch.optim.Optimizer):
         else:
             F.optimizer_update_8bit_blockwise(
                 self.optimizer_name,
-                p.grad,
+                grad,
                 p,
                 s1,
                 st.get("state2"),
