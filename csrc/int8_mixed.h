@@ -53,7 +53,8 @@ inline std::tuple<at::Tensor, std::optional<at::Tensor>> int8_mixed_scaled_mm_co
   const bool has_cols = outlier_cols.has_value() && outlier_cols->defined();
   if (has_cols) {
     TORCH_CHECK_TYPE(outlier_cols->scalar_type() == at::kLong || outlier_cols->scalar_type() == at::kBool,
-                     "bitsandbytes::", op, ": outlier_cols must be int64 (column indices) or bool (a column mask), got ",
+                     "bitsandbytes::", op,
+                     ": outlier_cols must be int64 (column indices) or bool (a column mask), got ",
                      dtype_name(outlier_cols->scalar_type()));
     check_same_device(op, "outlier_cols", *outlier_cols, A);
   }
@@ -79,9 +80,10 @@ inline std::tuple<at::Tensor, std::optional<at::Tensor>> int8_mixed_scaled_mm_co
     if (flat.numel() > 1) {
       const at::Tensor sorted = std::get<0>(flat.sort());
       const at::Tensor repeated = sorted.slice(0, 1).eq(sorted.slice(0, 0, -1));
-      TORCH_CHECK_VALUE(!repeated.any().item<bool>(), "bitsandbytes::", op, ": outlier_cols lists column ",
-                        sorted.slice(0, 1).masked_select(repeated)[0].item<int64_t>(),
-                        " more than once; each outlier column must appear once (int8_vectorwise_quant returns them so)");
+      TORCH_CHECK_VALUE(
+          !repeated.any().item<bool>(), "bitsandbytes::", op, ": outlier_cols lists column ",
+          sorted.slice(0, 1).masked_select(repeated)[0].item<int64_t>(),
+          " more than once; each outlier column must appear once (int8_vectorwise_quant returns them so)");
     }
   }
   const at::Tensor subB = dequant.call(CB.index_select(1, flat), SCB).to(A.scalar_type());

@@ -238,25 +238,30 @@ def _register_fakes() -> None:
             )
         return torch.empty((*A.shape[:-1], shapeB[0]), device=A.device, dtype=A.dtype)
 
+    def _int8_quant_fake(op, A, threshold, *, columns, mask):
+        """Outputs of int8_vectorwise_quant (columns=False) and int8_double_quant (columns=True):
+        int8 rows [and columns], row [and column] stats, then the outliers: None below the
+        threshold, else a bool mask over A's columns (the .mask overloads) or their indices (a
+        data-dependent count)."""
+        q = [torch.empty(A.shape, device=A.device, dtype=torch.int8) for _ in range(1 + columns)]
+        stats = [torch.empty(prod(A.shape[:-1]), device=A.device, dtype=torch.float32)]
+        if columns:
+            stats.append(torch.empty(A.shape[-1], device=A.device, dtype=torch.float32))
+        if not _check_threshold(op, threshold):
+            outliers = None
+        elif mask:
+            outliers = torch.empty(A.shape[-1], device=A.device, dtype=torch.bool)
+        else:
+            outliers = A.new_empty(torch.library.get_ctx().new_dynamic_size(), dtype=torch.int64)
+        return (*q, *stats, outliers)
+
     @register_fake("bitsandbytes::int8_vectorwise_quant")
     def _(A: torch.Tensor, threshold: float = 0.0):
-        out_row = torch.empty(A.shape, device=A.device, dtype=torch.int8)
-        row_stats = torch.empty(prod(A.shape[:-1]), device=A.device, dtype=torch.float32)
-        if not _check_threshold("int8_vectorwise_quant", threshold):
-            return out_row, row_stats, None
-        outlier_cols = torch.library.get_ctx().new_dynamic_size()
-        return out_row, row_stats, A.new_empty(outlier_cols, dtype=torch.int64)
+        return _int8_quant_fake("int8_vectorwise_quant", A, threshold, columns=False, mask=False)
 
     @register_fake("bitsandbytes::int8_vectorwise_quant.mask")
     def _(A: torch.Tensor, threshold: float = 0.0):
-        out_row = torch.empty(A.shape, device=A.device, dtype=torch.int8)
-        row_stats = torch.empty(prod(A.shape[:-1]), device=A.device, dtype=torch.float32)
-        mask = (
-            torch.empty(A.shape[-1], device=A.device, dtype=torch.bool)
-            if _check_threshold("int8_vectorwise_quant", threshold)
-            else None
-        )
-        return out_row, row_stats, mask
+        return _int8_quant_fake("int8_vectorwise_quant", A, threshold, columns=False, mask=True)
 
     @register_fake("bitsandbytes::int8_vectorwise_dequant")
     def _(A: torch.Tensor, stats: torch.Tensor):
@@ -309,27 +314,11 @@ def _register_fakes() -> None:
 
     @register_fake("bitsandbytes::int8_double_quant")
     def _(A: torch.Tensor, threshold: float = 0.0):
-        out_row = torch.empty(A.shape, device=A.device, dtype=torch.int8)
-        out_col = torch.empty(A.shape, device=A.device, dtype=torch.int8)
-        row_stats = torch.empty(prod(A.shape[:-1]), device=A.device, dtype=torch.float32)
-        col_stats = torch.empty(A.shape[-1], device=A.device, dtype=torch.float32)
-        if not _check_threshold("int8_double_quant", threshold):
-            return out_row, out_col, row_stats, col_stats, None
-        outlier_cols = torch.library.get_ctx().new_dynamic_size()
-        return out_row, out_col, row_stats, col_stats, A.new_empty(outlier_cols, dtype=torch.int64)
+        return _int8_quant_fake("int8_double_quant", A, threshold, columns=True, mask=False)
 
     @register_fake("bitsandbytes::int8_double_quant.mask")
     def _(A: torch.Tensor, threshold: float = 0.0):
-        out_row = torch.empty(A.shape, device=A.device, dtype=torch.int8)
-        out_col = torch.empty(A.shape, device=A.device, dtype=torch.int8)
-        row_stats = torch.empty(prod(A.shape[:-1]), device=A.device, dtype=torch.float32)
-        col_stats = torch.empty(A.shape[-1], device=A.device, dtype=torch.float32)
-        mask = (
-            torch.empty(A.shape[-1], device=A.device, dtype=torch.bool)
-            if _check_threshold("int8_double_quant", threshold)
-            else None
-        )
-        return out_row, out_col, row_stats, col_stats, mask
+        return _int8_quant_fake("int8_double_quant", A, threshold, columns=True, mask=True)
 
     @register_fake("bitsandbytes::optimizer_update_32bit")
     def _(

@@ -77,12 +77,7 @@ __global__ void __launch_bounds__(kTeam <= 32 ? kThreads : kTeam)
     const int64_t e0 = b * kBlocksize + static_cast<int64_t>(lane) * kPer;
     const bool full = vec && e0 + kPer <= n;
     float v[kPer];
-    if (full) {
-      load_vec<kPer>(x + e0, v);
-    } else {
-#pragma unroll
-      for (int j = 0; j < kPer; ++j) v[j] = e0 + j < n ? load_f32(x[e0 + j]) : 0.0f;
-    }
+    load_elems<kPer>(x, e0, n, full, v);
     float m = 0.0f;
 #pragma unroll
     for (int j = 0; j < kPer; ++j) m = MaxOp{}(m, fabsf(v[j]));  // skips NaN
@@ -112,12 +107,12 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t b = blockIdx.x; b < nblocks; b += gridDim.x) {
     const int64_t start = b * blocksize, end = n - start < blocksize ? n : start + blocksize;
     float m = 0.0f;
-    for (int64_t i = start + threadIdx.x; i < end; i += kThreads) m = MaxOp{}(m, fabsf(load_f32(x[i])));
+    for (int64_t i = start + threadIdx.x; i < end; i += kThreads) m = MaxOp{}(m, fabsf(to_float(x[i])));
     m = block_allreduce<kThreads>(m, MaxOp{});
     if (threadIdx.x == 0) absmax[b] = m;
     const float inv = 1.0f / m;
     for (int64_t i = start + threadIdx.x; i < end; i += kThreads)
-      out[i] = static_cast<uint8_t>(eytzinger_rank<8>(tree, load_f32(x[i]) * inv));
+      out[i] = static_cast<uint8_t>(eytzinger_rank<8>(tree, to_float(x[i]) * inv));
   }
 }
 
@@ -155,7 +150,7 @@ __global__ void __launch_bounds__(kThreads)
       store_vec<kDequantPer>(out + e0, v);
     } else {
       for (int64_t e = e0; e < n && e < e0 + kDequantPer; ++e)
-        out[e] = store_cvt<T>(scode[in[e]] * absmax[e / blocksize]);
+        out[e] = from_float<T>(scode[in[e]] * absmax[e / blocksize]);
     }
   }
 }

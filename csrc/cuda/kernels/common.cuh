@@ -7,7 +7,14 @@
 #include "../../common/format.h"
 #include "../../common/half.h"
 
+#if defined(__CUDA_ARCH__)
+#define BNB_CUDA_DEVICE 1  // compiling device code for an NVIDIA GPU
+#elif defined(__HIP_DEVICE_COMPILE__)
+#define BNB_AMD_DEVICE 1  // compiling device code for an AMD GPU
+#endif
+
 #if defined(BNB_GPU_CUDA)
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include <cub/block/block_reduce.cuh>
@@ -198,26 +205,38 @@ inline FourBitTables four_bit_tables(QuantType qt) {
 // Conversions and vector memory access
 // ---------------------------------------------------------------------------
 
-// Element -> fp32 (exact; a NaN's payload may differ from half.h's on CUDA).
-__device__ inline float load_f32(float x) { return x; }
-__device__ inline float load_f32(bf16_t x) { return to_f32(x); }
-__device__ inline float load_f32(fp16_t x) {
-#if defined(__CUDA_ARCH__)
+// Element -> fp32, exact (hardware conversion where there is one; a NaN's
+// payload may differ from half.h's).
+__device__ __forceinline__ float to_float(float x) { return x; }
+__device__ __forceinline__ float to_float(bf16_t x) { return f32_from_bits(static_cast<uint32_t>(x.bits) << 16); }
+__device__ __forceinline__ float to_float(fp16_t x) {
+#if defined(BNB_CUDA_DEVICE)
   return __half2float(__ushort_as_half(x.bits));
+#elif defined(BNB_AMD_DEVICE)
+  return static_cast<float>(__builtin_bit_cast(_Float16, x.bits));
 #else
   return to_f32(x);
 #endif
 }
 
-// fp32 -> element, round to nearest even, bit-identical to half.h's from_f32.
+// fp32 -> element, round to nearest even (hardware conversion where there is
+// one), bit-identical to half.h's from_f32, NaN payloads included.
 template <typename T>
-__device__ inline T store_cvt(float f) {
-#if defined(__CUDA_ARCH__)
-  if constexpr (std::is_same_v<T, fp16_t>) {
-    if (f == f) return fp16_t{__half_as_ushort(__float2half_rn(f))};  // NaN: half.h keeps the payload
-  }
+__device__ __forceinline__ T from_float(float f) {
+  if constexpr (std::is_same_v<T, float>) {
+    return f;
+  } else {
+    if (f != f) return from_f32<T>(f);  // NaN: half.h keeps the payload
+#if defined(BNB_CUDA_DEVICE)
+    if constexpr (std::is_same_v<T, fp16_t>) return fp16_t{__half_as_ushort(__float2half_rn(f))};
+#if __CUDA_ARCH__ >= 800
+    if constexpr (std::is_same_v<T, bf16_t>) return bf16_t{__bfloat16_as_ushort(__float2bfloat16_rn(f))};
 #endif
-  return from_f32<T>(f);
+#elif defined(BNB_AMD_DEVICE)
+    if constexpr (std::is_same_v<T, fp16_t>) return fp16_t{__builtin_bit_cast(uint16_t, static_cast<_Float16>(f))};
+#endif
+    return from_f32<T>(f);
+  }
 }
 
 // kN consecutive elements from p, as fp32 (p aligned to 16 bytes, or 8 for four 16-bit elements).
@@ -234,7 +253,7 @@ __device__ inline void load_vec(const T* p, float (&v)[kN]) {
     const uint2 q = *reinterpret_cast<const uint2*>(p);
     const uint32_t w[2] = {q.x, q.y};
 #pragma unroll
-    for (int i = 0; i < 4; ++i) v[i] = load_f32(T{static_cast<uint16_t>(w[i / 2] >> (16 * (i % 2)))});
+    for (int i = 0; i < 4; ++i) v[i] = to_float(T{static_cast<uint16_t>(w[i / 2] >> (16 * (i % 2)))});
   } else {
     static_assert(kN % 8 == 0, "16-bit vectors: 4 or multiples of 8");
 #pragma unroll
@@ -242,8 +261,20 @@ __device__ inline void load_vec(const T* p, float (&v)[kN]) {
       const uint4 q = *reinterpret_cast<const uint4*>(p + j);
       const uint32_t w[4] = {q.x, q.y, q.z, q.w};
 #pragma unroll
-      for (int i = 0; i < 8; ++i) v[j + i] = load_f32(T{static_cast<uint16_t>(w[i / 2] >> (16 * (i % 2)))});
+      for (int i = 0; i < 8; ++i) v[j + i] = to_float(T{static_cast<uint16_t>(w[i / 2] >> (16 * (i % 2)))});
     }
+  }
+}
+
+// Elements i0 .. i0 + kN - 1 of p as fp32: one vector load when `full` (all before
+// the end, p + i0 aligned as load_vec wants), else one by one, 0 past n.
+template <int kN, typename T>
+__device__ inline void load_elems(const T* p, int64_t i0, int64_t n, bool full, float (&v)[kN]) {
+  if (full) {
+    load_vec<kN>(p + i0, v);
+  } else {
+#pragma unroll
+    for (int j = 0; j < kN; ++j) v[j] = i0 + j < n ? to_float(p[i0 + j]) : 0.0f;
   }
 }
 
@@ -258,8 +289,8 @@ __device__ inline void store_vec(T* p, const float (&v)[kN]) {
     uint32_t w[2];
 #pragma unroll
     for (int i = 0; i < 2; ++i)
-      w[i] = static_cast<uint32_t>(store_cvt<T>(v[2 * i]).bits) | static_cast<uint32_t>(store_cvt<T>(v[2 * i + 1]).bits)
-                                                                      << 16;
+      w[i] = static_cast<uint32_t>(from_float<T>(v[2 * i]).bits) |
+             static_cast<uint32_t>(from_float<T>(v[2 * i + 1]).bits) << 16;
     *reinterpret_cast<uint2*>(p) = make_uint2(w[0], w[1]);
   } else {
     static_assert(kN % 8 == 0, "16-bit vectors: 4 or multiples of 8");
@@ -268,8 +299,8 @@ __device__ inline void store_vec(T* p, const float (&v)[kN]) {
       uint32_t w[4];
 #pragma unroll
       for (int i = 0; i < 4; ++i)
-        w[i] = static_cast<uint32_t>(store_cvt<T>(v[j + 2 * i]).bits) |
-               static_cast<uint32_t>(store_cvt<T>(v[j + 2 * i + 1]).bits) << 16;
+        w[i] = static_cast<uint32_t>(from_float<T>(v[j + 2 * i]).bits) |
+               static_cast<uint32_t>(from_float<T>(v[j + 2 * i + 1]).bits) << 16;
       *reinterpret_cast<uint4*>(p + j) = make_uint4(w[0], w[1], w[2], w[3]);
     }
   }

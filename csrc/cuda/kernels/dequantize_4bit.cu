@@ -33,7 +33,7 @@ __global__ void __launch_bounds__(kThreads)
     } else {
       for (int64_t e = e0; e < n && e < e0 + kPer; ++e) {
         const uint8_t byte = packed[e / 2];
-        out[e] = store_cvt<T>(code[(e & 1) ? low_nibble(byte) : high_nibble(byte)] * s);
+        out[e] = from_float<T>(code[(e & 1) ? low_nibble(byte) : high_nibble(byte)] * s);
       }
     }
   }

@@ -43,7 +43,7 @@ __device__ inline void load_cols(const T* __restrict__ row, int64_t c0, int64_t 
     load_vec<kVec>(row + c0, v);
   } else {
 #pragma unroll
-    for (int j = 0; j < kVec; ++j) v[j] = c0 + j < cols ? load_f32(row[c0 + j]) : 0.0f;
+    for (int j = 0; j < kVec; ++j) v[j] = c0 + j < cols ? to_float(row[c0 + j]) : 0.0f;
   }
 }
 
@@ -120,7 +120,7 @@ __global__ void __launch_bounds__(kThreads) row_pass_kernel(const Int8QuantArgs 
       if constexpr (kColQ) {
         // x * 127 is rounded to the input dtype first, as the reference's A.mul(127.0) is
         const float cs = live ? a.col_stats[c0 + j] : 1.0f;
-        qc[j] = static_cast<uint8_t>(outlier ? int8_t{0} : int8_round(load_f32(store_cvt<T>(v[j] * 127.0f)) / cs));
+        qc[j] = static_cast<uint8_t>(outlier ? int8_t{0} : int8_round(to_float(from_float<T>(v[j] * 127.0f)) / cs));
       }
     }
     const int64_t o = r * a.cols + c0;
@@ -203,9 +203,9 @@ __global__ void __launch_bounds__(kThreads) outlier_mm_kernel(const Int8OutlierM
       const int r = e / kOutStep, j = e % kOutStep;
       const bool live = j0 + j < count;
       const int64_t col = live ? a.work[j0 + j] : 0, m = m0 + r, n = n0 + r;
-      As[j][r] = live && m < a.M ? load_f32(A[m * a.K + col]) : 0.0f;
+      As[j][r] = live && m < a.M ? to_float(A[m * a.K + col]) : 0.0f;
       Ws[j][r] = live && n < a.N
-                     ? load_f32(store_cvt<T>(static_cast<float>(a.CB[n * a.K + col]) * a.SCB[n] * kInt8DequantScale))
+                     ? to_float(from_float<T>(static_cast<float>(a.CB[n * a.K + col]) * a.SCB[n] * kInt8DequantScale))
                      : 0.0f;
     }
     __syncthreads();
@@ -226,7 +226,7 @@ __global__ void __launch_bounds__(kThreads) outlier_mm_kernel(const Int8OutlierM
     const int64_t m = m0 + ty * 4 + i;
     for (int l = 0; l < 4; ++l) {
       const int64_t n = n0 + tx * 4 + l;
-      if (m < a.M && n < a.N) out[m * a.N + n] = store_cvt<T>(load_f32(out[m * a.N + n]) + acc[i][l]);
+      if (m < a.M && n < a.N) out[m * a.N + n] = from_float<T>(to_float(out[m * a.N + n]) + acc[i][l]);
     }
   }
 }

@@ -1,5 +1,5 @@
 // Device helpers shared by the matmul kernels (gemv_4bit / gemm_4bit, int8):
-// fp16/bf16 conversion with the hardware instructions, 128-bit loads, the
+// paired fp16/bf16 conversion, 128-bit loads, the
 // 4-bit code table and block scales, explicitly rounded fp32 arithmetic for
 // the places that must match the CPU bit for bit, and 4-way int8 dot products.
 //
@@ -12,14 +12,6 @@
 #include "common.cuh"  // first: the GPU runtime headers before common/half.h
 
 #include "../../common/args.h"
-
-#if defined(__CUDA_ARCH__)
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-#define BNB_CUDA_DEVICE 1
-#elif defined(__HIP_DEVICE_COMPILE__)
-#define BNB_AMD_DEVICE 1
-#endif
 
 namespace bnb::gpu {
 
@@ -36,45 +28,6 @@ __device__ __forceinline__ float add_rn(float a, float b) {
   return __fadd_rn(a, b);
 #else
   return a + b;
-#endif
-}
-
-// ---- element conversion (hardware instructions on the GPU) -------------------
-__device__ __forceinline__ float to_float(float x) { return x; }
-__device__ __forceinline__ float to_float(bf16_t x) { return f32_from_bits(static_cast<uint32_t>(x.bits) << 16); }
-__device__ __forceinline__ float to_float(fp16_t x) {
-#if defined(BNB_CUDA_DEVICE)
-  return __half2float(__ushort_as_half(x.bits));
-#elif defined(BNB_AMD_DEVICE)
-  return static_cast<float>(__builtin_bit_cast(_Float16, x.bits));
-#else
-  return to_f32(x);
-#endif
-}
-
-// Round to nearest even, as from_f32 of common/half.h (which it equals except for NaN payloads).
-template <typename T>
-__device__ __forceinline__ T from_float(float f);
-template <>
-__device__ __forceinline__ float from_float<float>(float f) {
-  return f;
-}
-template <>
-__device__ __forceinline__ fp16_t from_float<fp16_t>(float f) {
-#if defined(BNB_CUDA_DEVICE)
-  return fp16_t{__half_as_ushort(__float2half_rn(f))};
-#elif defined(BNB_AMD_DEVICE)
-  return fp16_t{__builtin_bit_cast(uint16_t, static_cast<_Float16>(f))};
-#else
-  return fp16_from_f32(f);
-#endif
-}
-template <>
-__device__ __forceinline__ bf16_t from_float<bf16_t>(float f) {
-#if defined(BNB_CUDA_DEVICE) && __CUDA_ARCH__ >= 800
-  return bf16_t{__bfloat16_as_ushort(__float2bfloat16_rn(f))};
-#else
-  return bf16_from_f32(f);
 #endif
 }
 
@@ -193,17 +146,8 @@ __device__ __forceinline__ float block_scale(const Gemm4bitArgs& a, int64_t j) {
 
 // ---- reductions ----------------------------------------------------------------
 // Sum over a group of 32 lanes (half a CDNA wavefront): lane 0 of the group gets the total.
-__device__ __forceinline__ float group32_sum(float v) {
-  for (int off = 16; off > 0; off >>= 1) {
-#if defined(BNB_GPU_HIP)
-    v += __shfl_down(v, off, 32);
-#else
-    v += __shfl_down_sync(0xffffffffu, v, off, 32);
-#endif
-  }
-  return v;
-}
-__device__ __forceinline__ int group32_sum(int v) {
+template <typename T>
+__device__ __forceinline__ T group32_sum(T v) {
   for (int off = 16; off > 0; off >>= 1) {
 #if defined(BNB_GPU_HIP)
     v += __shfl_down(v, off, 32);

@@ -99,9 +99,9 @@ __global__ void __launch_bounds__(kOptThreads) update_8bit_kernel(Optimizer8bitA
     const bool full = vec && i0 + kOptPer <= a.n;
     float gv[kOptPer], pv[kOptPer];
     uint8_t q1[kOptPer], q1b[kOptPer], q2[kOptPer];
+    load_elems<kOptPer>(g, i0, a.n, full, gv);
+    load_elems<kOptPer>(p, i0, a.n, full, pv);
     if (full) {
-      load_vec<kOptPer>(g + i0, gv);
-      load_vec<kOptPer>(p + i0, pv);
       load_bytes<kOptPer>(a.state1 + i0, q1);
       if constexpr (kMix) load_bytes<kOptPer>(a.state1 + a.n + i0, q1b);
       if constexpr (kTwo) load_bytes<kOptPer>(a.state2 + i0, q2);
@@ -109,8 +109,6 @@ __global__ void __launch_bounds__(kOptThreads) update_8bit_kernel(Optimizer8bitA
 #pragma unroll
       for (int j = 0; j < kOptPer; ++j) {
         const bool valid = i0 + j < a.n;
-        gv[j] = valid ? load_f32(g[i0 + j]) : 0.0f;
-        pv[j] = valid ? load_f32(p[i0 + j]) : 0.0f;
         q1[j] = valid ? a.state1[i0 + j] : 0;
         if constexpr (kMix) q1b[j] = valid ? a.state1[a.n + i0 + j] : 0;
         if constexpr (kTwo) q2[j] = valid ? a.state2[i0 + j] : 0;
@@ -140,7 +138,7 @@ __global__ void __launch_bounds__(kOptThreads) update_8bit_kernel(Optimizer8bitA
     } else {
 #pragma unroll
       for (int j = 0; j < kOptPer; ++j)
-        if (act[j]) p[i0 + j] = store_cvt<T>(pv[j]);
+        if (act[j]) p[i0 + j] = from_float<T>(pv[j]);
     }
     m1 = block_allreduce<kOptThreads>(m1, MaxOp{});
     if constexpr (kMix) m1b = block_allreduce<kOptThreads>(m1b, MaxOp{});

@@ -36,12 +36,7 @@ __global__ void __launch_bounds__(kTeam <= 32 ? kThreads : kTeam)
     const int64_t e0 = b * kBlocksize + static_cast<int64_t>(lane) * kPer;
     const bool full = vec && e0 + kPer <= n;
     float v[kPer];
-    if (full) {
-      load_vec<kPer>(x + e0, v);
-    } else {
-#pragma unroll
-      for (int j = 0; j < kPer; ++j) v[j] = e0 + j < n ? load_f32(x[e0 + j]) : 0.0f;
-    }
+    load_elems<kPer>(x, e0, n, full, v);
     float m = 0.0f;
     int nan = 0;
 #pragma unroll
