@@ -44,6 +44,11 @@ def _unit(rows: list[dict]) -> tuple[str, float]:
     return (unit, 1.0) if unit else ("G elem/s", 1e9)
 
 
+def _fig(value: float) -> str:
+    """Two decimals, or three significant digits below 1 (large batches in weights/s)."""
+    return f"{value:.2f}" if value >= 1 else f"{value:.3g}"
+
+
 def plot(name: str, rows: list[dict], ref_rows: dict, unit: str, scale: float, folder: str) -> None:
     import matplotlib
 
@@ -110,12 +115,12 @@ def main() -> None:
         ref_rows = {r["case"]: r for r in theirs["rows"]} if theirs else {}
         for r in ours["rows"]:
             t = ref_rows.get(r["case"])
-            ref = f"{t['elems_per_s'] / scale:.2f}" if t else "n/a"
+            ref = _fig(t["elems_per_s"] / scale) if t else "n/a"
             ratio = f"{r['elems_per_s'] / t['elems_per_s']:.2f}x" if t else "n/a"
             roof = r.get("roofline_elems_per_s")
-            roof = f"{roof / scale:.2f}" if roof else "n/a"
+            roof = _fig(roof / scale) if roof else "n/a"
             path = " / ".join(p for p in (r.get("path"), t.get("path") if t else None) if p)
-            lines.append(f"| {r['case']} | {r['elems_per_s'] / scale:.2f} | {ref} | {ratio} | {roof} | {path} |")
+            lines.append(f"| {r['case']} | {_fig(r['elems_per_s'] / scale)} | {ref} | {ratio} | {roof} | {path} |")
         if args.plots:
             plot(name, ours["rows"], ref_rows, unit, scale, args.plots)
     text = "\n".join(lines)
