@@ -46,7 +46,7 @@ struct Gemm4bitPath {
 inline constexpr int64_t kFusedMaxBatch = 4;
 
 const Gemm4bitPath& gemm_4bit_scalar_path();
-const Gemm4bitPath* gemm_4bit_avx2_path();          // nullptr where not compiled (also below)
+const Gemm4bitPath* gemm_4bit_avx2_path();  // nullptr where not compiled (also below)
 const Gemm4bitPath* gemm_4bit_avx2_tiled_path();
 const Gemm4bitPath* gemm_4bit_avx2_bf16_path();  // bf16 A only
 const Gemm4bitPath* gemm_4bit_avx512_path();

@@ -50,7 +50,9 @@ struct Isa {
     else
       return t;
   }
-  static Idx widen(const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static Idx widen(const uint8_t* p) {
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
   static vec hi(const Table& t, Idx x) { return _mm512_permutexvar_ps(_mm512_srli_epi32(x, 4), t.v); }
   static vec lo(const Table& t, Idx x) { return _mm512_permutexvar_ps(x, t.v); }
 };
