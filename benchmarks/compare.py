@@ -3,6 +3,7 @@ in a second environment, see tools/setup_reference_env.sh) and print the figures
 side by side with the bandwidth roofline.
 
     python benchmarks/compare.py --reference-python .venv-reference/bin/python [bench_x.py ...]
+    python benchmarks/compare.py --cpu-class avx2 bench_linear4bit.py   # an AVX2-only CPU, emulated
 
 Each benchmark script measures whichever bitsandbytes its interpreter imports; a
 copy of the script runs from a temporary directory so the reference run cannot
@@ -43,6 +44,11 @@ def _unit(rows: list[dict]) -> tuple[str, float]:
     return (unit, 1.0) if unit else ("G elem/s", 1e9)
 
 
+def _fig(value: float) -> str:
+    """Two decimals, or three significant digits below 1 (large batches in weights/s)."""
+    return f"{value:.2f}" if value >= 1 else f"{value:.3g}"
+
+
 def plot(name: str, rows: list[dict], ref_rows: dict, unit: str, scale: float, folder: str) -> None:
     import matplotlib
 
@@ -77,9 +83,16 @@ def main() -> None:
         "--reference-python", default=os.path.join(os.path.dirname(HERE), ".venv-reference", "bin", "python")
     )
     p.add_argument("--quick", action="store_true")
+    p.add_argument(
+        "--cpu-class",
+        choices=["native", "avx2", "avx512"],
+        default=os.environ.get("BNB_BENCH_CPU", "native"),
+        help="the CPU class both runs measure (BNB_BENCH_CPU, see _common.py)",
+    )
     p.add_argument("--markdown", help="append the tables to this markdown file")
     p.add_argument("--plots", help="save one bar chart (PNG) per benchmark in this folder")
     args = p.parse_args()
+    os.environ["BNB_BENCH_CPU"] = args.cpu_class  # both runs inherit it
     scripts = args.scripts or sorted(glob.glob(os.path.join(HERE, "bench_*.py")))
     lines = []
     for script in scripts:
@@ -92,19 +105,22 @@ def main() -> None:
         lines.append(f"\n### {name}\n")
         lines.append(
             f"{ours['meta']['threads']} threads, measured bandwidth read {bw['read']:.1f} / write {bw['write']:.1f} GB/s; "
-            f"original: {theirs['meta']['implementation'] if theirs else 'not installed'}\n"
+            f"load {ours['meta'].get('load', float('nan')):.1f}; "
+            f"original: {theirs['meta']['implementation'] if theirs else 'not installed'}; "
+            f"{ours['meta'].get('cpu_class', '')}\n"
         )
         unit, scale = _unit(ours["rows"])
-        lines.append(f"| case | ours ({unit}) | original ({unit}) | ours / original | roofline ({unit}) |")
-        lines.append("|---|---:|---:|---:|---:|")
+        lines.append(f"| case | ours ({unit}) | original ({unit}) | ours / original | roofline ({unit}) | path |")
+        lines.append("|---|---:|---:|---:|---:|---|")
         ref_rows = {r["case"]: r for r in theirs["rows"]} if theirs else {}
         for r in ours["rows"]:
             t = ref_rows.get(r["case"])
-            ref = f"{t['elems_per_s'] / scale:.2f}" if t else "n/a"
+            ref = _fig(t["elems_per_s"] / scale) if t else "n/a"
             ratio = f"{r['elems_per_s'] / t['elems_per_s']:.2f}x" if t else "n/a"
             roof = r.get("roofline_elems_per_s")
-            roof = f"{roof / scale:.2f}" if roof else "n/a"
-            lines.append(f"| {r['case']} | {r['elems_per_s'] / scale:.2f} | {ref} | {ratio} | {roof} |")
+            roof = _fig(roof / scale) if roof else "n/a"
+            path = " / ".join(p for p in (r.get("path"), t.get("path") if t else None) if p)
+            lines.append(f"| {r['case']} | {_fig(r['elems_per_s'] / scale)} | {ref} | {ratio} | {roof} | {path} |")
         if args.plots:
             plot(name, ours["rows"], ref_rows, unit, scale, args.plots)
     text = "\n".join(lines)

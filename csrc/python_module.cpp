@@ -9,6 +9,7 @@
 #include "build_info.h"
 #include "common/format.h"
 #include "cpu/kernels/cpu_features.h"
+#include "cpu/kernels/gemm_4bit.h"
 
 namespace py = pybind11;
 
@@ -135,6 +136,7 @@ PYBIND11_MODULE(_C, m) {
     d["avx512_vnni"] = f.avx512_vnni;
     d["avx_vnni"] = f.avx_vnni;
     d["avx512_vbmi"] = f.avx512_vbmi;
+    d["amx"] = f.amx;
     d["neon"] = f.neon;
     return d;
   });
@@ -145,11 +147,22 @@ PYBIND11_MODULE(_C, m) {
       [](const std::string& name) {
         bnb::cpu::SimdLevel l;
         if (!bnb::cpu::parse_simd_level(name, &l))
-          throw std::invalid_argument("simd level must be 'scalar', 'avx2' or 'avx512', got '" + name + "'");
+          throw std::invalid_argument("simd level must be 'scalar', 'avx2', 'avx512' or 'amx', got '" + name + "'");
         bnb::cpu::set_simd_level(l);
         return bnb::cpu::simd_level_name(bnb::cpu::simd_level());
       },
       "Cap the CPU kernels' SIMD path (for tests and benchmarks); returns the level now in use.");
+  m.def(
+      "gemm_4bit_path",
+      [](int64_t M, int64_t K, int64_t blocksize, const std::string& dtype) {
+        bnb::Gemm4bitArgs a{};
+        a.dtype = dtype == "bfloat16" ? bnb::DType::kBF16 : dtype == "float16" ? bnb::DType::kF16 : bnb::DType::kF32;
+        a.M = M, a.K = K, a.blocksize = blocksize;
+        return std::string(bnb::cpu::gemm_4bit_path(a).name);
+      },
+      py::arg("M"), py::arg("K"), py::arg("blocksize"), py::arg("dtype"),
+      "The CPU kernel path gemm_4bit / gemv_4bit take for M batch rows of K features ('float32', 'float16' or "
+      "'bfloat16' A) at the current SIMD level (for benchmarks).");
 
   m.attr("NF4_CODE") = to_vector(bnb::kNF4Code);
   m.attr("FP4_CODE") = to_vector(bnb::kFP4Code);

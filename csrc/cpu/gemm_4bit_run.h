@@ -1,13 +1,13 @@
 // Runs a prepared 4-bit matmul on torch's CPU thread pool.
-//  - Up to kFusedMaxBatch batch rows (and every shape the tiled path cannot
-//    take): the fused kernels. A is packed into the chosen path's layout (split
-//    by batch rows), then output columns are split across threads in groups of
-//    kGemm4bitColumnGroup; the weight is decoded in registers or in per-thread
-//    tiles of 4 rows.
-//  - Larger batches: the weight is dequantized one tile of rows at a time into
-//    a cache-sized buffer in A's dtype (scales decoded for that tile only) and
-//    each tile is multiplied by torch's GEMM (oneDNN / MKL), so the decoded
-//    tile is reused by every batch row at the GEMM's speed.
+//  - A SIMD path (kernels/gemm_4bit.h): A is packed into the chosen path's
+//    layout (split by batch rows), then output columns are split across
+//    threads in groups of the path's column_group.
+//  - No SIMD path (the scalar level: non-x86 builds, BNB_CPU_SIMD=scalar) and
+//    more than kFusedMaxBatch batch rows: the weight is dequantized one tile of
+//    rows at a time into a cache-sized buffer in A's dtype (scales decoded for
+//    that tile only) and each tile is multiplied by torch's GEMM, so the
+//    decoded tile is reused by every batch row at the GEMM's speed.
+//  - Otherwise the scalar path (the reference, every shape).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -23,26 +23,24 @@
 
 namespace bnb::cpu {
 
-inline constexpr int64_t kFusedMaxBatch = 4;
-
-inline void run_gemm_4bit_fused(const Gemm4bitArgs& a) {
+inline void run_gemm_4bit_path(const Gemm4bitArgs& a, const Gemm4bitPath& path) {
   if (a.M == 0 || a.N == 0) return;
-  const Gemm4bitPath& path = gemm_4bit_path(a);
   const int64_t ws_bytes = path.workspace_bytes(a);
   at::Tensor ws;
   if (ws_bytes > 0) {
     ws = at::empty({ws_bytes}, at::TensorOptions().dtype(at::kByte));
     void* w = ws.data_ptr();
-    at::parallel_for(0, a.M, std::max<int64_t>(1, 65536 / std::max<int64_t>(1, a.K)),
-                     [&](int64_t begin, int64_t end) { path.pack_a(a, w, begin, end); });
+    const int64_t g = path.row_group;
+    at::parallel_for(0, (a.M + g - 1) / g, std::max<int64_t>(1, 65536 / std::max<int64_t>(1, a.K * g)),
+                     [&](int64_t begin, int64_t end) { path.pack_a(a, w, begin * g, std::min(end * g, a.M)); });
   }
   const void* w = ws_bytes > 0 ? ws.data_ptr() : nullptr;
-  const int64_t groups = (a.N + kGemm4bitColumnGroup - 1) / kGemm4bitColumnGroup;
-  const int64_t work_per_group = std::max<int64_t>(1, kGemm4bitColumnGroup * std::max<int64_t>(1, a.K) * a.M);
+  const int64_t group = path.column_group;
+  const int64_t groups = (a.N + group - 1) / group;
+  const int64_t work_per_group = std::max<int64_t>(1, group * std::max<int64_t>(1, a.K) * a.M);
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / work_per_group);
-  at::parallel_for(0, groups, grain, [&](int64_t begin, int64_t end) {
-    path.run(a, w, begin * kGemm4bitColumnGroup, std::min(end * kGemm4bitColumnGroup, a.N));
-  });
+  at::parallel_for(0, groups, grain,
+                   [&](int64_t begin, int64_t end) { path.run(a, w, begin * group, std::min(end * group, a.N)); });
 }
 
 // The quant type whose table the weight uses, if it is one dequantize_4bit knows.
@@ -55,8 +53,10 @@ inline bool known_code(const Gemm4bitArgs& a, QuantType* qt) {
 
 inline void run_gemm_4bit(const PreparedGemm4bit& p) {
   const Gemm4bitArgs& a = p.args;
+  const Gemm4bitPath& path = gemm_4bit_path(a);
   QuantType qt;
-  if (a.M <= kFusedMaxBatch || a.K % a.blocksize != 0 || !known_code(a, &qt)) return run_gemm_4bit_fused(a);
+  if (&path != &gemm_4bit_scalar_path() || a.M <= kFusedMaxBatch || a.K % a.blocksize != 0 || !known_code(a, &qt))
+    return run_gemm_4bit_path(a, path);
   // rows per tile: about 1 MiB of decoded weight, a whole number of 16-row groups
   const int64_t tile_rows = std::max<int64_t>(16, (int64_t{1} << 19) / a.K / 16 * 16);
   const int64_t blocks_per_row = a.K / a.blocksize;

@@ -17,33 +17,45 @@ template <typename T>
 std::vector<T> run(const Gemm4bitPath& path, const Problem& p, const std::vector<T>& A, DType dtype) {
   std::vector<T> out(p.M * p.N);
   const Gemm4bitArgs a = p.args(A.data(), dtype, out.data());
-  std::vector<uint8_t> ws(static_cast<size_t>(path.workspace_bytes(a)) + 64);
-  void* w = ws.data();
-  path.pack_a(a, w, 0, p.M / 2);
-  path.pack_a(a, w, p.M / 2, p.M);
-  // split the columns unevenly, as threads would
-  const int64_t cut = std::min(p.N, kGemm4bitColumnGroup * ((p.N / kGemm4bitColumnGroup) / 3));
+  std::vector<uint8_t> ws(static_cast<size_t>(path.workspace_bytes(a)) + 128);
+  void* w = ws.data() + (64 - reinterpret_cast<uintptr_t>(ws.data()) % 64) % 64;  // as torch allocates
+  // split the rows and the columns unevenly, as threads would
+  const int64_t half = std::min(p.M, (p.M / 2 + path.row_group - 1) / path.row_group * path.row_group);
+  path.pack_a(a, w, 0, half);
+  path.pack_a(a, w, half, p.M);
+  const int64_t cut = std::min(p.N, path.column_group * ((p.N / path.column_group) / 3));
   path.run(a, w, 0, cut);
   path.run(a, w, cut, p.N);
   return out;
 }
 
+// Every path this machine runs: the scalar one first.
+std::vector<const Gemm4bitPath*> all_paths() {
+  std::vector<const Gemm4bitPath*> paths{&gemm_4bit_scalar_path()};
+  const auto& f = cpu_features();
+  for (const Gemm4bitPath* p : {gemm_4bit_avx2_path(), gemm_4bit_avx2_bf16_path(), gemm_4bit_avx2_tiled_path()})
+    if (f.avx2 && p) paths.push_back(p);
+  for (const Gemm4bitPath* p : {gemm_4bit_avx512_path(), gemm_4bit_avx512_tiled_path()})
+    if (f.avx512 && p) paths.push_back(p);
+  if (f.amx && gemm_4bit_amx_path()) paths.push_back(gemm_4bit_amx_path());
+  return paths;
+}
+
+bool is_tiled(const Gemm4bitPath* path) {
+  return path == gemm_4bit_avx2_tiled_path() || path == gemm_4bit_avx512_tiled_path() || path == gemm_4bit_amx_path();
+}
+
 template <typename T>
 void check_problem(const Problem& p, DType dtype) {
   const std::vector<T> A = p.input<T>();
-  std::vector<const Gemm4bitPath*> paths{&gemm_4bit_scalar_path()};
-  const auto& f = cpu_features();
-  if (f.avx2 && gemm_4bit_avx2_path()) paths.push_back(gemm_4bit_avx2_path());
-  if (f.avx512 && gemm_4bit_avx512_path()) paths.push_back(gemm_4bit_avx512_path());
-  if (f.avx512_bf16 && gemm_4bit_avx512_bf16_path() && dtype == DType::kBF16)
-    paths.push_back(gemm_4bit_avx512_bf16_path());
-  for (const Gemm4bitPath* path : paths) {
+  const test::Gemm4bitExpected expected = test::gemm_4bit_expected(p, A);  // once for every path
+  for (const Gemm4bitPath* path : all_paths()) {
     const Gemm4bitArgs probe = p.args(A.data(), dtype, nullptr);
     if (!path->supports(probe)) continue;
     const std::vector<T> out = run<T>(*path, p, A, dtype);
     INFO("path " << path->name << " M=" << p.M << " N=" << p.N << " K=" << p.K << " bs=" << p.bs
                  << " nested=" << p.nested);
-    REQUIRE(test::gemm_4bit_worst_error(p, A, out, dtype) <= 1.0);
+    REQUIRE(test::gemm_4bit_worst_error(expected, out, dtype) <= 1.0);
   }
 }
 
@@ -60,6 +72,7 @@ TEST_CASE("gemm_4bit: every path equals the definition within rounding", "[gemm_
                                     {4, 8, 256},
                                     {5, 13, 4096},
                                     {17, 19, 128},
+                                    {33, 50, 2 * bs},
                                     {2, 7, 100},
                                     {3, 5, 33}})
         for (bool nested : {false, true}) {
@@ -86,5 +99,56 @@ TEST_CASE("gemm_4bit: scalar path equals the fp32 column-order sum of dtype-roun
         acc += to_f32(A[m * p.K + k]) * w;
       }
       REQUIRE(from_f32<bf16_t>(acc + p.bias_v[n]).bits == out[m * p.N + n].bits);
+    }
+}
+
+// The tiled paths (fp32 panels, AMX bf16 panels) decode each weight rounded to A's dtype, as the scalar
+// path does, and sum the exact products in fp32 in another order: each output is within the fp32 sum's
+// error bound (gamma_K * sum |a w|, gamma_K = K u32 / (1 - K u32)) plus the rounding of the result to T.
+template <typename T>
+void check_rounded_weights(const Problem& p, DType dtype) {
+  const std::vector<T> A = test::convert<T>(test::test_values(p.M * p.K, static_cast<uint32_t>(p.M + p.K), false));
+  std::vector<float> w(p.N * p.K);
+  for (int64_t n = 0; n < p.N; ++n)
+    for (int64_t k = 0; k < p.K; ++k) w[n * p.K + k] = to_f32(from_f32<T>(p.weight(n, k)));
+  const double u32 = std::ldexp(1.0, -24), gamma = p.K * u32 / (1 - p.K * u32);
+  const double uT = dtype == DType::kF32 ? u32 : dtype == DType::kF16 ? std::ldexp(1.0, -11) : std::ldexp(1.0, -8);
+  for (const Gemm4bitPath* path : all_paths()) {
+    const Gemm4bitArgs probe = p.args(A.data(), dtype, nullptr);
+    if (!is_tiled(path) || !path->supports(probe)) continue;
+    const std::vector<T> out = run<T>(*path, p, A, dtype);
+    INFO("path " << path->name << " M=" << p.M << " N=" << p.N << " K=" << p.K << " bs=" << p.bs);
+    double worst = 0;
+    for (int64_t m = 0; m < p.M; ++m)
+      for (int64_t n = 0; n < p.N; ++n) {
+        double s = p.bias ? p.bias_v[n] : 0.0, abs_sum = 0;
+        for (int64_t k = 0; k < p.K; ++k) {
+          const double prod = double(to_f32(A[m * p.K + k])) * w[n * p.K + k];
+          s += prod, abs_sum += std::fabs(prod);
+        }
+        const double sum_err = gamma * abs_sum + u32 * std::fabs(s);  // + the bias addition
+        const double bound = sum_err + uT * (std::fabs(s) + sum_err) + 1e-30;
+        worst = std::max(worst, std::fabs(double(to_f32(out[m * p.N + n])) - s) / bound);
+      }
+    REQUIRE(worst <= 1.0);
+  }
+}
+
+TEST_CASE("gemm_4bit: tiled paths use dtype-rounded weights, within fp32 summation and output rounding",
+          "[gemm_4bit]") {
+  uint32_t seed = 500;
+  // batch super-blocks (64 rows fp32, 128 AMX), K blocks (whole and partial chunks), partial weight
+  // panels (48 / 32 rows), partial column chunks, blocks longer than a chunk, nested scales
+  for (const auto& [m, n, k, bs] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{70, 50, 8192, 64},
+                                    {150, 17, 4096 + 192, 64},
+                                    {40, 97, 1024, 32},
+                                    {21, 33, 4096 + 64, 64},
+                                    {9, 64, 8192, 4096},
+                                    {1, 16, 256, 128}})
+    for (bool nested : {false, true}) {
+      const Problem p(m, n, k, bs, QuantType::kNF4, nested, (seed & 1) != 0, seed++);
+      check_rounded_weights<float>(p, DType::kF32);
+      check_rounded_weights<fp16_t>(p, DType::kF16);
+      check_rounded_weights<bf16_t>(p, DType::kBF16);
     }
 }

@@ -16,11 +16,11 @@ def available_simd_levels() -> list[str]:
     from bitsandbytes import cextension
 
     best = cextension._C.detected_simd_level()
-    order = ["scalar", "avx2", "avx512"]
+    order = ["scalar", "avx2", "avx512", "amx"]
     return order[: order.index(best) + 1]
 
 
-@pytest.fixture(params=["scalar", "avx2", "avx512"])
+@pytest.fixture(params=["scalar", "avx2", "avx512", "amx"])
 def simd_level(request):
     """Runs the test once per CPU SIMD path this machine has (others are skipped)."""
     from bitsandbytes import cextension

@@ -47,8 +47,8 @@ def _assert_close(y, A, packed, shapeB, absmax, blocksize, quant_type, bias=None
 SHAPES = [(1, 64, 64), (1, 33, 4096), (3, 17, 128), (8, 40, 256), (64, 24, 192), (5, 7, 96), (2, 9, 100), (1, 5, 33)]
 
 
-# every blocksize on the widest path, a few on the others (the scalar path handles all shapes alike)
-LEVEL_BLOCKSIZES = [("avx512", bs) for bs in BLOCKSIZES] + [
+# every blocksize on the two widest paths, a few on the others (the scalar path handles all shapes alike)
+LEVEL_BLOCKSIZES = [(lv, bs) for lv in ("amx", "avx512") for bs in BLOCKSIZES] + [
     (lv, bs) for lv in ("avx2", "scalar") for bs in (32, 64, 4096)
 ]
 

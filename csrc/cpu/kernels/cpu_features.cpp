@@ -5,6 +5,8 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 namespace bnb::cpu {
@@ -30,6 +32,8 @@ CpuFeatures detect() {
   __cpuid_count(7, 0, a, b, c, d);
   const bool avx2 = b & (1u << 5);
   const bool avx512f = b & (1u << 16), avx512dq = b & (1u << 17), avx512bw = b & (1u << 30), avx512vl = b & (1u << 31);
+  const bool amx_bf16 = d & (1u << 22), amx_tile = d & (1u << 24), amx_int8 = d & (1u << 25);
+  const bool tile_os = (xcr0 & 0x60000) == 0x60000;  // XTILECFG, XTILEDATA
   f.avx2 = ymm_os && avx2 && fma && f16c;
   f.avx512 = f.avx2 && zmm_os && avx512f && avx512dq && avx512bw && avx512vl;
   f.avx512_vbmi = f.avx512 && (c & (1u << 1));
@@ -37,6 +41,10 @@ CpuFeatures detect() {
   __cpuid_count(7, 1, a, b, c, d);
   f.avx512_bf16 = f.avx512 && (a & (1u << 5));
   f.avx_vnni = f.avx2 && (a & (1u << 4));
+  // Linux hands out the 8 KiB tile state only on request (ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA).
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  f.amx = f.avx512_bf16 && amx_bf16 && amx_tile && amx_int8 && tile_os &&
+          syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
   return f;
 }
 #else
@@ -50,6 +58,7 @@ CpuFeatures detect() {
 #endif
 
 SimdLevel best_of(const CpuFeatures& f) {
+  if (f.amx) return SimdLevel::kAmx;
   if (f.avx512) return SimdLevel::kAvx512;
   if (f.avx2) return SimdLevel::kAvx2;
   return SimdLevel::kScalar;
@@ -87,6 +96,7 @@ void set_simd_level(SimdLevel level) {
 
 const char* simd_level_name(SimdLevel level) {
   switch (level) {
+    case SimdLevel::kAmx: return "amx";
     case SimdLevel::kAvx512: return "avx512";
     case SimdLevel::kAvx2: return "avx2";
     default: return "scalar";
@@ -100,6 +110,8 @@ bool parse_simd_level(const std::string& name, SimdLevel* out) {
     *out = SimdLevel::kAvx2;
   else if (name == "avx512")
     *out = SimdLevel::kAvx512;
+  else if (name == "amx")
+    *out = SimdLevel::kAmx;
   else
     return false;
   return true;

@@ -1,13 +1,16 @@
 // Which SIMD path the CPU kernels take. Detected once from CPUID/XGETBV; the
-// environment variable BNB_CPU_SIMD (scalar | avx2 | avx512) caps it, and tests
-// may change it at run time to compare paths.
+// environment variable BNB_CPU_SIMD (scalar | avx2 | avx512 | amx) caps it, and
+// tests may change it at run time to compare paths. `amx` is AVX-512 plus
+// AVX512-BF16 and the AMX tiles (BF16 and INT8) that Linux granted this process;
+// `avx512` on such a machine keeps the kernels off the tiles and off bf16
+// arithmetic, as on an AVX-512 CPU without them.
 #pragma once
 
 #include <string>
 
 namespace bnb::cpu {
 
-enum class SimdLevel : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+enum class SimdLevel : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAmx = 3 };
 
 struct CpuFeatures {
   bool avx2 = false;         // with FMA and F16C
@@ -16,6 +19,7 @@ struct CpuFeatures {
   bool avx512_vnni = false;  // VPDPBUSD on zmm
   bool avx_vnni = false;     // VPDPBUSD on ymm (VEX)
   bool avx512_vbmi = false;  // VPERMB
+  bool amx = false;          // AMX-TILE, AMX-BF16, AMX-INT8, and Linux granted the tile state (XTILEDATA)
   bool neon = false;
 };
 

@@ -6,7 +6,6 @@
 #include "gemm_4bit.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <vector>
 
 #include "../../common/dispatch.h"
@@ -57,42 +56,33 @@ void scalar_run(const Gemm4bitArgs& a, const void*, int64_t n_begin, int64_t n_e
 }
 bool supports_all(const Gemm4bitArgs&) { return true; }
 
-constexpr Gemm4bitPath kScalar{"scalar", no_workspace, no_pack, scalar_run, supports_all};
+constexpr Gemm4bitPath kScalar{"scalar", no_workspace, no_pack, scalar_run, supports_all, 8, 1};
 
 }  // namespace
 
 const Gemm4bitPath& gemm_4bit_scalar_path() { return kScalar; }
 
 #if !defined(BNB_HAVE_X86_KERNELS)
-const Gemm4bitPath* gemm_4bit_avx512_bf16_path() { return nullptr; }
 const Gemm4bitPath* gemm_4bit_avx2_path() { return nullptr; }
+const Gemm4bitPath* gemm_4bit_avx2_tiled_path() { return nullptr; }
+const Gemm4bitPath* gemm_4bit_avx2_bf16_path() { return nullptr; }
 const Gemm4bitPath* gemm_4bit_avx512_path() { return nullptr; }
+const Gemm4bitPath* gemm_4bit_avx512_tiled_path() { return nullptr; }
+const Gemm4bitPath* gemm_4bit_amx_path() { return nullptr; }
 #endif
 
-namespace {
-
-// The AVX512-BF16 path is opt-in (BNB_CPU_GEMM_4BIT_BF16=1): on the Sapphire Rapids machine this was
-// tuned on, the fp32 AVX-512 path streams a batch-1 weight as fast or faster (vdpbf16ps issues at about
-// half the FMA rate there) and keeps every weight exact in fp32.
-bool use_bf16_path() {
-  static const bool on = [] {
-    const char* env = std::getenv("BNB_CPU_GEMM_4BIT_BF16");
-    return env != nullptr && env[0] == '1';
-  }();
-  return on;
-}
-
-}  // namespace
+// From 3 batch rows on, AMX tiles beat the fused AVX-512 kernel (whose FMAs grow with the batch).
+constexpr int64_t kAmxMinBatch = 3;
 
 const Gemm4bitPath& gemm_4bit_path(const Gemm4bitArgs& a) {
   const SimdLevel level = simd_level();
-  const Gemm4bitPath* candidates[3] = {nullptr, nullptr, nullptr};
-  if (level >= SimdLevel::kAvx512) {
-    if (a.dtype == DType::kBF16 && cpu_features().avx512_bf16 && use_bf16_path())
-      candidates[0] = gemm_4bit_avx512_bf16_path();
-    candidates[1] = gemm_4bit_avx512_path();
-  }
-  if (level >= SimdLevel::kAvx2) candidates[2] = gemm_4bit_avx2_path();
+  const bool fused = a.M <= kFusedMaxBatch;
+  const bool bf16 = a.dtype == DType::kBF16;
+  const Gemm4bitPath* candidates[4] = {nullptr, nullptr, nullptr, nullptr};
+  if (level >= SimdLevel::kAmx && bf16 && a.M >= kAmxMinBatch) candidates[0] = gemm_4bit_amx_path();
+  if (level >= SimdLevel::kAvx512) candidates[1] = fused ? gemm_4bit_avx512_path() : gemm_4bit_avx512_tiled_path();
+  if (level >= SimdLevel::kAvx2 && bf16 && fused) candidates[2] = gemm_4bit_avx2_bf16_path();
+  if (level >= SimdLevel::kAvx2) candidates[3] = fused ? gemm_4bit_avx2_path() : gemm_4bit_avx2_tiled_path();
   for (const Gemm4bitPath* p : candidates)
     if (p != nullptr && p->supports(a)) return *p;
   return kScalar;

@@ -50,7 +50,7 @@ Int8GemmFn choose() {
     const char* env = std::getenv("BNB_CPU_INT8_AMX");
     return !(env && std::strcmp(env, "0") == 0);
   }();
-  if (l >= SimdLevel::kAvx512 && amx_allowed && int8_amx_available()) return int8_gemm_amx;
+  if (l >= SimdLevel::kAmx && amx_allowed && int8_amx_available()) return int8_gemm_amx;
   if (l >= SimdLevel::kAvx512 && cpu_features().avx512_vnni) return int8_gemm_avx512_vnni;
   if (l >= SimdLevel::kAvx2 && cpu_features().avx_vnni) return int8_gemm_avx_vnni;
   if (l >= SimdLevel::kAvx2) return int8_gemm_avx2;

@@ -111,7 +111,10 @@ def matmul_4bit(
     needs_grad = torch.is_grad_enabled() and (A.requires_grad or (bias is not None and bias.requires_grad))
     if needs_grad:
         return MatMul4Bit.apply(A, B, out, bias, quant_state)
-    result = _gemm_4bit(A, B.reshape(-1, 1), quant_state, None if bias is None else bias.to(A.dtype))
+    if bias is not None and bias.dtype != A.dtype:
+        bias = bias.to(A.dtype)
+    # the op reads B's bytes through any view of them (e.g. weight.t()): no reshape needed
+    result = _gemm_4bit(A, B, quant_state, bias)
     if out is not None:
         return out.copy_(result)
     return result
