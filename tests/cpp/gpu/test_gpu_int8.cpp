@@ -140,8 +140,15 @@ TEST_CASE("GPU int8 outlier product (a column mask, no host round trip) equals f
 }
 
 TEST_CASE("GPU int8 quantization kernels equal the CPU kernels bit for bit", "[gpu][int8]") {
-  for (const auto& [rows, cols] :
-       {std::tuple<int64_t, int64_t>{1, 1}, {1, 300}, {3, 5}, {17, 64}, {64, 257}, {300, 33}, {5, 1000}})
+  for (const auto& [rows, cols] : {std::tuple<int64_t, int64_t>{1, 1},
+                                   {1, 300},
+                                   {3, 5},
+                                   {17, 64},
+                                   {64, 257},
+                                   {300, 33},
+                                   {5, 1000},
+                                   {2, 2100},
+                                   {3, 1028}})  // the last two: rows of several 1024-column rescale chunks
     for (float threshold : {0.0f, 6.0f})
       for (bool with_cols : {false, true}) {
         check_quant<float>(rows, cols, threshold, with_cols, DType::kF32);
@@ -162,7 +169,9 @@ TEST_CASE("GPU int8 GEMM equals the CPU kernel bit for bit (int32 and scaled epi
                                 {20, 64, 48},
                                 {65, 64, 33},
                                 {64, 129, 100},
-                                {2, 3, 4096}})
+                                {2, 3, 4096},
+                                {3, 1030, 8},  // int8_mm_dequant: rows of two 1024-column chunks, cols % 4 != 0
+                                {2, 2048, 8}})
     for (bool bias : {false, true}) {
       check_gemm<float>(m, n, k, bias, DType::kF32);
       check_gemm<fp16_t>(m, n, k, bias, DType::kF16);
