@@ -24,6 +24,7 @@
 
 #include <algorithm>
 
+#include "amx_tiles.h"
 #include "gemm_4bit.h"
 #include "scratch_buffer.h"
 
@@ -148,22 +149,8 @@ struct Decoder {
 
 // ---- tiles -------------------------------------------------------------------------------------------------
 
-struct TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-
-// tiles 0-3: fp32 accumulators (weight tile i, batch tile j at 2i + j); 4-5: weight tiles; 6-7: A tiles
-void configure_tiles() {
-  TileConfig cfg{};
-  cfg.palette_id = 1;
-  for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
-  _tile_loadconfig(&cfg);
-}
-
+// Tiles (amx::configure_tiles): 0-3 fp32 accumulators (weight tile i, batch tile j at 2i + j); 4-5 weight
+// tiles; 6-7 A tiles.
 // 32 weight rows (panel, kc positions) x 16 or 32 batch rows (x: their first step's tile; x2: the next 16 rows'),
 // accumulated into c (ldc floats per weight row).
 template <bool kTwo>
@@ -265,7 +252,7 @@ void run(const Gemm4bitArgs& a, const void* ws, int64_t n_begin, int64_t n_end) 
   // the fp32 sums of this thread's columns x one super-block, kept across K blocks
   float* cbuf = scratch<float>(c_buffer, (n_end - n_begin + kRows - 1) / kRows * kRows * mc_max);
   const __m512 code = _mm512_loadu_ps(gemm_4bit_code(a));
-  configure_tiles();
+  amx::configure_tiles();
   for (int64_t ms = 0; ms < a.M; ms += mc_max) {
     const int64_t mc = std::min(mc_max, a.M - ms), mcp = (mc + 15) / 16 * 16, kb_len = k_block(a.K, mcp);
     for (int64_t kb = 0; kb < a.K; kb += kb_len) {

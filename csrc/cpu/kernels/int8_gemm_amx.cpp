@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "../../common/dispatch.h"
+#include "amx_tiles.h"
 #include "int8_gemm.h"
 #include "int8_gemm_buffers.h"
 #include "simd_avx512.h"
@@ -30,21 +31,6 @@ using namespace avx512;
 constexpr int kNR = 32;  // columns per panel (two 16-column B tiles)
 constexpr int kMR = 32;  // rows per block (two 16-row A tiles)
 constexpr int kKB = 64;  // bytes of K per tile step
-
-struct TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-
-void configure_tiles() {
-  TileConfig cfg{};
-  cfg.palette_id = 1;
-  for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
-  _tile_loadconfig(&cfg);
-}
 
 // d[k4 * 32 + j] = word k4 of row j (of 32 rows `ld` bytes apart) ^ x, for k4 < kfull: two
 // 16-lane gathers per k4 instead of 32 scattered stores.
@@ -129,7 +115,7 @@ void run_swapped(const Int8GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int6
   alignas(64) int32_t ct[32 * 32];
   alignas(64) int32_t c[32 * 32];
   const int64_t bstride = mpad * 4;
-  configure_tiles();
+  amx::configure_tiles();
   for (int64_t nb = n0; nb < n1; nb += 32) {
     const int8_t* b0 = a.B + nb * a.K;
     const int8_t* b1 = b0 + 16 * a.K;
@@ -190,7 +176,7 @@ void run(const Int8GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) 
   if (!ap) throw std::bad_alloc();
   alignas(64) int32_t c[kMR * kNR];
 
-  configure_tiles();
+  amx::configure_tiles();
   for (int64_t mb = m0; mb < m1; mb += mc) {
     const int64_t rows = std::min(mc, m1 - mb);
     const int64_t rows_pad = (rows + kMR - 1) / kMR * kMR;
