@@ -215,7 +215,6 @@ def main() -> None:
     warnings.filterwarnings("ignore", message="MatMul8bitLt: inputs will be cast from torch.float32 to float16")
     found = inspect_folder(args.model) if args.model else None
     os.makedirs(args.output, exist_ok=True)
-    torch.manual_seed(0)
     from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import AutoTokenizer, DataCollatorForLanguageModeling, Trainer, TrainingArguments
 
@@ -229,7 +228,9 @@ def main() -> None:
     lora = LoraConfig(
         r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM"
     )
-    model = get_peft_model(load_base(found), lora)
+    base = load_base(found)
+    torch.manual_seed(0)  # after any pre-training: the same adapter init and loss curve whether the base was reused
+    model = get_peft_model(base, lora)
     model.print_trainable_parameters()
 
     train_args = TrainingArguments(
