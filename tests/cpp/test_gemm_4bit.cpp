@@ -33,7 +33,7 @@ std::vector<T> run(const Gemm4bitPath& path, const Problem& p, const std::vector
 std::vector<const Gemm4bitPath*> all_paths() {
   std::vector<const Gemm4bitPath*> paths{&gemm_4bit_scalar_path()};
   const auto& f = cpu_features();
-  for (const Gemm4bitPath* p : {gemm_4bit_avx2_path(), gemm_4bit_avx2_bf16_path(), gemm_4bit_avx2_tiled_path()})
+  for (const Gemm4bitPath* p : {gemm_4bit_avx2_path(), gemm_4bit_avx2_int16_path(), gemm_4bit_avx2_tiled_path()})
     if (f.avx2 && p) paths.push_back(p);
   for (const Gemm4bitPath* p : {gemm_4bit_avx512_path(), gemm_4bit_avx512_tiled_path()})
     if (f.avx512 && p) paths.push_back(p);
@@ -151,4 +151,98 @@ TEST_CASE("gemm_4bit: tiled paths use dtype-rounded weights, within fp32 summati
       check_rounded_weights<fp16_t>(p, DType::kF16);
       check_rounded_weights<bf16_t>(p, DType::kBF16);
     }
+}
+
+// The AVX2 int16 path (docs/formats.md, "4-bit matmul with 16-bit activations on AVX2"): A is rounded per row and
+// 64 columns to multiples of step = 2^(e - 14) with max|a| < 2^e (error <= step / 2 <= 2^-14 max|a|), the code to
+// multiples of max|code| / 16383 (error <= max|code| / 32766, times the block scale); products are summed exactly
+// in int32 per 64 columns, then in fp32: at most K / 64 + 12 roundings of u32 = 2^-24 on the sum of |terms|
+// (the scale products, the conversion, the lane sums, the bias), and the result is rounded to T.
+template <typename T>
+void check_int16_bound(const Problem& p, const std::vector<float>& a_values, DType dtype) {
+  const Gemm4bitPath* path = gemm_4bit_avx2_int16_path();
+  const std::vector<T> A = test::convert<T>(a_values);
+  const Gemm4bitArgs probe = p.args(A.data(), dtype, nullptr);
+  REQUIRE(path->supports(probe));
+  const std::vector<T> out = run<T>(*path, p, A, dtype);
+  const float* code = code_table(p.qt).data();
+  double cmax = 0;
+  for (int i = 0; i < 16; ++i) cmax = std::max(cmax, double(std::fabs(code[i])));
+  const double u32 = std::ldexp(1.0, -24), uT = dtype == DType::kF16 ? std::ldexp(1.0, -11) : std::ldexp(1.0, -8);
+  double worst = 0, worst_vs_tol = 0;
+  for (int64_t m = 0; m < p.M; ++m)
+    for (int64_t n = 0; n < p.N; ++n) {
+      double s = p.bias ? p.bias_v[n] : 0.0, err = 0, terms = 0, s2 = 0;
+      for (int64_t g = 0; g < p.K / 64; ++g) {
+        double amax = 0;
+        for (int64_t k = 64 * g; k < 64 * g + 64; ++k) amax = std::max(amax, std::fabs(double(to_f32(A[m * p.K + k]))));
+        const double da = std::ldexp(amax, -14);
+        for (int64_t k = 64 * g; k < 64 * g + 64; ++k) {
+          const double a = to_f32(A[m * p.K + k]), w = p.weight(n, k);
+          const double dw = std::fabs(double(p.scale((n * p.K + k) / p.bs))) * cmax / 32766;
+          s += a * w, s2 += a * w * a * w;
+          err += da * std::fabs(w) + (std::fabs(a) + da) * dw;
+          terms += (std::fabs(a) + da) * (std::fabs(w) + dw);
+        }
+      }
+      err += (p.K / 64 + 12) * u32 * (terms + std::fabs(p.bias ? p.bias_v[n] : 0.0));
+      const double bound = err + uT * (std::fabs(s) + err) + 1e-37;
+      const double e = std::fabs(double(to_f32(out[m * p.N + n])) - s);
+      worst = std::max(worst, e / bound);
+      worst_vs_tol = std::max(worst_vs_tol, e / (std::fabs(s) + std::sqrt(s2) + 1e-30));
+    }
+  INFO("M=" << p.M << " N=" << p.N << " K=" << p.K << " bs=" << p.bs << " nested=" << p.nested
+            << " worst error / (|y| + sqrt(sum (a w)^2)) = " << worst_vs_tol);
+  REQUIRE(worst <= 1.0);
+}
+
+TEST_CASE("gemm_4bit: the AVX2 int16 path stays within its rounding bound", "[gemm_4bit]") {
+  if (!cpu_features().avx2 || gemm_4bit_avx2_int16_path() == nullptr) {
+    WARN("skipped: this CPU has no AVX2");
+    return;
+  }
+  uint32_t seed = 900;
+  for (QuantType qt : {QuantType::kNF4, QuantType::kFP4})
+    for (const auto& [m, n, k, bs] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{1, 37, 4096, 64},
+                                      {2, 16, 1024, 32},
+                                      {3, 24, 768, 256},
+                                      {4, 9, 8192, 4096},
+                                      {7, 8, 256, 128}})
+      for (bool nested : {false, true}) {
+        const Problem p(m, n, k, bs, qt, nested, (seed & 1) != 0, seed++);
+        // normal values, then per row: an outlier 1e3x its group (the output stays in fp16 range), a group of
+        // subnormal-range values, a zero group
+        std::vector<float> a = test::test_values(m * k, seed, false);
+        for (int64_t r = 0; r < m; ++r) {
+          a[r * k + 5] = 2e3f;
+          for (int64_t i = 64; i < 128; ++i) a[r * k + i] *= 1e-38f;
+          for (int64_t i = 128; i < 192; ++i) a[r * k + i] = 0.0f;
+        }
+        check_int16_bound<bf16_t>(p, a, DType::kBF16);
+        check_int16_bound<fp16_t>(p, a, DType::kF16);
+      }
+}
+
+TEST_CASE("gemm_4bit: AVX2 int16 rows with Inf or NaN equal the scalar path, the other rows are unchanged",
+          "[gemm_4bit]") {
+  if (!cpu_features().avx2 || gemm_4bit_avx2_int16_path() == nullptr) {
+    WARN("skipped: this CPU has no AVX2");
+    return;
+  }
+  const Problem p(4, 21, 512, 64, QuantType::kNF4, true, true, 31);
+  std::vector<float> a = test::test_values(p.M * p.K, 32, false);
+  const std::vector<bf16_t> clean = test::convert<bf16_t>(a);
+  a[1 * p.K + 300] = std::numeric_limits<float>::infinity();
+  a[3 * p.K + 7] = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<bf16_t> bad = test::convert<bf16_t>(a);
+  const std::vector<bf16_t> got = run<bf16_t>(*gemm_4bit_avx2_int16_path(), p, bad, DType::kBF16);
+  const std::vector<bf16_t> scalar = run<bf16_t>(gemm_4bit_scalar_path(), p, bad, DType::kBF16);
+  const std::vector<bf16_t> before = run<bf16_t>(*gemm_4bit_avx2_int16_path(), p, clean, DType::kBF16);
+  for (int64_t m = 0; m < p.M; ++m)
+    for (int64_t n = 0; n < p.N; ++n) {
+      const size_t i = m * p.N + n;
+      INFO("row " << m << " column " << n);
+      REQUIRE(got[i].bits == (m == 1 || m == 3 ? scalar[i] : before[i]).bits);
+    }
+  for (int64_t n = 0; n < p.N; ++n) REQUIRE(std::isnan(to_f32(got[3 * p.N + n])));
 }

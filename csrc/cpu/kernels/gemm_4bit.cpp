@@ -65,7 +65,7 @@ const Gemm4bitPath& gemm_4bit_scalar_path() { return kScalar; }
 #if !defined(BNB_HAVE_X86_KERNELS)
 const Gemm4bitPath* gemm_4bit_avx2_path() { return nullptr; }
 const Gemm4bitPath* gemm_4bit_avx2_tiled_path() { return nullptr; }
-const Gemm4bitPath* gemm_4bit_avx2_bf16_path() { return nullptr; }
+const Gemm4bitPath* gemm_4bit_avx2_int16_path() { return nullptr; }
 const Gemm4bitPath* gemm_4bit_avx512_path() { return nullptr; }
 const Gemm4bitPath* gemm_4bit_avx512_tiled_path() { return nullptr; }
 const Gemm4bitPath* gemm_4bit_amx_path() { return nullptr; }
@@ -81,7 +81,7 @@ const Gemm4bitPath& gemm_4bit_path(const Gemm4bitArgs& a) {
   const Gemm4bitPath* candidates[4] = {nullptr, nullptr, nullptr, nullptr};
   if (level >= SimdLevel::kAmx && bf16 && a.M >= kAmxMinBatch) candidates[0] = gemm_4bit_amx_path();
   if (level >= SimdLevel::kAvx512) candidates[1] = fused ? gemm_4bit_avx512_path() : gemm_4bit_avx512_tiled_path();
-  if (level >= SimdLevel::kAvx2 && bf16 && fused) candidates[2] = gemm_4bit_avx2_bf16_path();
+  if (level >= SimdLevel::kAvx2 && fused) candidates[2] = gemm_4bit_avx2_int16_path();  // bf16 / fp16 A
   if (level >= SimdLevel::kAvx2) candidates[3] = fused ? gemm_4bit_avx2_path() : gemm_4bit_avx2_tiled_path();
   for (const Gemm4bitPath* p : candidates)
     if (p != nullptr && p->supports(a)) return *p;

@@ -12,7 +12,8 @@
 // the batch size M):
 //  - scalar: the reference; every shape.
 //  - avx2 / avx512 (M <= kFusedMaxBatch): fused, weights decoded in registers;
-//    avx2 bf16 (bf16 A): the same from a bf16 code table (vpshufb lookups).
+//    avx2 int16 (bf16 / fp16 A): the same in int16 arithmetic (vpmaddwd), A
+//    packed to int16 per 64 columns.
 //  - avx2 tiled / avx512 tiled (larger M): weights decoded once per panel into
 //    fp32 and multiplied by a register-blocked micro-kernel.
 //  - amx (bf16 A, M >= 3): weights decoded once per panel into bf16 and
@@ -48,7 +49,7 @@ inline constexpr int64_t kFusedMaxBatch = 4;
 const Gemm4bitPath& gemm_4bit_scalar_path();
 const Gemm4bitPath* gemm_4bit_avx2_path();  // nullptr where not compiled (also below)
 const Gemm4bitPath* gemm_4bit_avx2_tiled_path();
-const Gemm4bitPath* gemm_4bit_avx2_bf16_path();  // bf16 A only
+const Gemm4bitPath* gemm_4bit_avx2_int16_path();  // bf16 / fp16 A only
 const Gemm4bitPath* gemm_4bit_avx512_path();
 const Gemm4bitPath* gemm_4bit_avx512_tiled_path();
 const Gemm4bitPath* gemm_4bit_amx_path();  // bf16 A only
