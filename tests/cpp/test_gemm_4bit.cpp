@@ -223,6 +223,21 @@ TEST_CASE("gemm_4bit: the AVX2 int16 path stays within its rounding bound", "[ge
       }
 }
 
+// Errors that do not cancel: every weight is code 1.0 and every A value but the group maximum (1.0, so the step is
+// 2^-13) lies 0.375 step above a multiple of it, so each rounds down by 0.375 step; a step 4x coarser (12 bits)
+// would round 101.375 steps down by 1.375 steps and break the bound.
+TEST_CASE("gemm_4bit: the AVX2 int16 bound holds when A's rounding errors add up", "[gemm_4bit]") {
+  if (!cpu_features().avx2 || gemm_4bit_avx2_int16_path() == nullptr) {
+    WARN("skipped: this CPU has no AVX2");
+    return;
+  }
+  Problem p(2, 8, 4096, 64, QuantType::kNF4, false, false, 5);
+  std::fill(p.packed.begin(), p.packed.end(), uint8_t{0xFF});  // NF4 index 15: code 1.0
+  std::vector<float> a(p.M * p.K, std::ldexp(101.375f, -13));  // exact in fp16
+  for (int64_t i = 0; i < p.M * p.K; i += 64) a[i] = 1.0f;
+  check_int16_bound<fp16_t>(p, a, DType::kF16);
+}
+
 TEST_CASE("gemm_4bit: AVX2 int16 rows with Inf or NaN equal the scalar path, the other rows are unchanged",
           "[gemm_4bit]") {
   if (!cpu_features().avx2 || gemm_4bit_avx2_int16_path() == nullptr) {
