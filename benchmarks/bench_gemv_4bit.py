@@ -1,5 +1,6 @@
 """4-bit weight matmul at batch 1-4 (weights/s): bitsandbytes.matmul_4bit with bf16
-activations and NF4 blocksize 64, next to torch's bf16 matmul with the dense weight,
+(--dtype float16: fp16) activations and NF4 blocksize 64, next to torch's matmul in
+that dtype with the dense weight,
 for the shapes of a 7-8B Llama's projections. Copies of each weight are rotated so
 the working set (over 512 MB) is far larger than the last-level cache; the roofline
 is the time to read the packed weight and its absmax once at the measured read
@@ -37,13 +38,17 @@ def copies_of(nbytes, working_set):
 
 
 def main():
-    args = parser(__doc__).parse_args()
+    p = parser(__doc__)
+    p.add_argument("--dtype", choices=["bfloat16", "float16"], default="bfloat16", help="activation dtype")
+    args = p.parse_args()
+    dtype = getattr(torch, args.dtype)
+    short = {"bfloat16": "bf16", "float16": "fp16"}[args.dtype]
     working_set = (64 if args.quick else 512) << 20
     shapes = SHAPES[:1] if args.quick else SHAPES
     rows = []
     torch.manual_seed(0)
     for n, k in shapes:
-        w = torch.randn(n, k, dtype=torch.bfloat16)
+        w = torch.randn(n, k, dtype=dtype)
         q, st = F.quantize_4bit(w, blocksize=64, quant_type="nf4", compress_statistics=False)
         quant = []
         for _ in range(copies_of(q.numel() + st.absmax.numel() * 4, working_set)):
@@ -52,22 +57,22 @@ def main():
             quant.append((q.clone(), s))
         dense = [(w.clone(),) for _ in range(copies_of(w.numel() * 2, working_set))]
         for m in range(1, 5):
-            x = torch.randn(m, k, dtype=torch.bfloat16)
+            x = torch.randn(m, k, dtype=dtype)
             with torch.inference_mode():
                 t = timeit(rotating(lambda q, s, x=x: bnb.matmul_4bit(x, q.t(), s), quant))
                 rows.append(
                     {
-                        "case": f"matmul_4bit nf4 bf16 {n}x{k} batch {m}",
+                        "case": f"matmul_4bit nf4 {short} {n}x{k} batch {m}",
                         "seconds": t,
                         "elems_per_s": n * k / t,
                         "roofline_elems_per_s": roofline_elems_per_s(PACKED_BYTES_PER_WEIGHT, 0),
-                        "path": gemm_4bit_path(m, k),
+                        "path": gemm_4bit_path(m, k, dtype),
                     }
                 )
                 t = timeit(rotating(lambda d, x=x: x @ d.t(), dense))
                 rows.append(
                     {
-                        "case": f"torch bf16 matmul {n}x{k} batch {m}",
+                        "case": f"torch {short} matmul {n}x{k} batch {m}",
                         "seconds": t,
                         "elems_per_s": n * k / t,
                         "roofline_elems_per_s": roofline_elems_per_s(2, 0),
