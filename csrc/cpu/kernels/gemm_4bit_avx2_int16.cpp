@@ -7,23 +7,20 @@
 // Weights: the 16 code values as int16, round(code * 16383 / max|code|), their
 // low and high bytes in two registers; 32 nibbles are looked up with two
 // vpshufb and interleaved into words (vpunpck*bw).
-// A: packed once per call, per row and group of 64 columns, to int16 with a
-// power-of-two scale, |q| <= 2^14, so each int32 lane of a group's sum (8
-// products of at most 16383 * 16384) stays below 2^31; the group's fp32 scale
+// A: packed once per call, per row and group of 64 columns, in the order the
+// lookups produce the weights (group_column), to int16 with a power-of-two scale,
+// |q| <= 2^14, so each int32 lane of a group's sum (8 products of |q| <= 16384
+// and |w| <= 16383) stays below 2^31; the group's fp32 scale
 // (2^-k * max|code| / 16383) multiplies the block scale. A row holding Inf or
 // NaN is flagged and computed by the scalar path instead.
-// Error (see docs/benchmarks.md and tests/cpp/test_gemm_4bit.cpp): each a is
-// off by at most 2^-15 of its group's largest |a|, each code by at most
-// max|code| / 32766; sums are exact in int32 per group, then fp32.
-// A group is 64 weight columns (32 packed bytes): positions 0-31 hold the even
-// columns, 32-63 the odd ones, in the order group_column() gives.
+// Error bound: docs/formats.md, "4-bit matmul accuracy on the CPU".
 // Needs K % 64 == 0 and K % blocksize == 0 (other shapes take the fp32 path).
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
-#include "../../common/dispatch.h"
 #include "gemm_4bit.h"
 
 namespace bnb::cpu {
@@ -48,6 +45,10 @@ float code_max(const float* code) {
   return m;
 }
 
+int16_t int16_code(const float* code, int i) {
+  return static_cast<int16_t>(std::lrint(code[i] * (kCodeMax / code_max(code))));
+}
+
 bool supports(const Gemm4bitArgs& a) {
   const float cmax = code_max(gemm_4bit_code(a));
   return (a.dtype == DType::kBF16 || a.dtype == DType::kF16) && a.K > 0 && a.K % kGroup == 0 &&
@@ -60,15 +61,15 @@ struct Workspace {
   float* scale;
   int32_t* nonfinite;
 };
-Workspace layout(const Gemm4bitArgs& a, void* ws) {
-  int16_t* q = static_cast<int16_t*>(ws);
+Workspace layout(const Gemm4bitArgs& a, const void* ws) {
+  int16_t* q = static_cast<int16_t*>(const_cast<void*>(ws));
   float* scale = reinterpret_cast<float*>(q + a.M * a.K);
   return {q, scale, reinterpret_cast<int32_t*>(scale + a.M * (a.K / kGroup))};
 }
 
 int64_t workspace_bytes(const Gemm4bitArgs& a) { return a.M * (a.K * 2 + a.K / kGroup * 4 + 4); }
 
-// One group of a row: 64 values in group order to int16; returns the group's scale, or NaN if one is not finite.
+// One group of a row: 64 values to int16 (same order); returns the group's scale, or NaN if one is not finite.
 float quantize_group(const float (&v)[kGroup], float code_factor, int16_t* q) {
   __m256 amax = _mm256_setzero_ps();
   const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
@@ -120,15 +121,47 @@ void pack_a(const Gemm4bitArgs& a, void* ws, int64_t m_begin, int64_t m_end) {
     pack_rows<fp16_t>(a, w, m_begin, m_end);
 }
 
+// Groups whose scales a tile gathers at a time (2048 columns).
+constexpr int64_t kChunk = 32;
+
+// The scales of groups [c0, c0 + nc) of weight row n times those of batch rows m0.. (MR of them):
+// sc[m][i] for i < nc * kPer (kPer = 2: blocks of 32 columns, one per half of a group).
+template <int MR, int kPer>
+void gather_scales(const Gemm4bitArgs& a, const Workspace& w, int64_t n, int64_t m0, int64_t c0, int64_t nc,
+                   float (&sc)[MR][kChunk * kPer]) {
+  const int shift = __builtin_ctzll(a.blocksize);
+  const int64_t groups = a.K / kGroup, first = n * a.K / a.blocksize;
+  const float* ascale = w.scale + m0 * groups + c0;
+  for (int64_t i = 0; i < nc * kPer; ++i) {
+    const float s = gemm_4bit_block_scale(a, first + (((c0 * kPer + i) * (kGroup / kPer)) >> shift));
+#pragma GCC unroll 4
+    for (int m = 0; m < MR; ++m) sc[m][i] = s * ascale[m * groups + i / kPer];
+  }
+}
+
+// Rows with Inf or NaN: the scalar path, whose sums carry them as the definition does.
+template <typename T>
+void rerun_nonfinite_rows(const Gemm4bitArgs& a, const Workspace& w, int64_t n_begin, int64_t n_end) {
+  for (int64_t m = 0; m < a.M; ++m) {
+    if (!w.nonfinite[m]) continue;
+    Gemm4bitArgs row = a;
+    row.A = static_cast<const T*>(a.A) + m * a.K;
+    row.out = static_cast<T*>(a.out) + m * a.N;
+    row.M = 1;
+    gemm_4bit_scalar_path().run(row, nullptr, n_begin, n_end);
+  }
+}
+
+inline __m256i load(const int16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+
 struct Tables {
   __m256i lo, hi;  // low and high bytes of the 16 int16 code values, in both 128-bit lanes
 };
 
 Tables tables(const float* code) {
-  const float factor = kCodeMax / code_max(code);
   alignas(32) uint8_t lo[32], hi[32];
   for (int i = 0; i < 16; ++i) {
-    const auto w = static_cast<uint16_t>(static_cast<int16_t>(std::lrint(code[i] * factor)));
+    const auto w = static_cast<uint16_t>(int16_code(code, i));
     lo[i] = lo[i + 16] = static_cast<uint8_t>(w & 0xFF);
     hi[i] = hi[i + 16] = static_cast<uint8_t>(w >> 8);
   }
@@ -143,35 +176,23 @@ Tables tables(const float* code) {
   w1 = _mm256_unpackhi_epi8(lo, hi);
 }
 
-inline __m256i load(const int16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-
-// Groups whose scales a tile gathers at a time (2048 columns).
-constexpr int64_t kChunk = 32;
-
-// One weight row n x MR batch rows. Per chunk of groups, the scales of row n's blocks times each batch row's
-// group scales are gathered first (kHalves: blocks of 32 columns, two per group: lanes 0-3 of a group's sums
-// hold columns 0-31, lanes 4-7 columns 32-63), so the inner loop is vector code alone.
+// One weight row n x MR batch rows. The scales are gathered per chunk of groups first (kHalves: blocks of
+// 32 columns; lanes 0-3 of a group's sums hold columns 0-31, lanes 4-7 columns 32-63), so the inner loop
+// is vector code alone.
 template <typename T, int MR, bool kHalves>
 [[gnu::noinline]] void tile(const Gemm4bitArgs& a, const Tables& t, const Workspace& w, int64_t n, int64_t m0) {
-  constexpr int kPer = kHalves ? 2 : 1;  // scales per group
+  constexpr int kPer = kHalves ? 2 : 1;
   const __m256i mask = _mm256_set1_epi8(0x0F);
-  const int shift = __builtin_ctzll(a.blocksize);
   const int64_t groups = a.K / kGroup;
   __m256 total[MR];
 #pragma GCC unroll 4
   for (int m = 0; m < MR; ++m) total[m] = _mm256_setzero_ps();
   const uint8_t* row = a.B + n * a.K / 2;
-  const int64_t first = n * a.K / a.blocksize;
   const int16_t* q = w.q + m0 * a.K;
-  const float* ascale = w.scale + m0 * groups;
   alignas(32) float sc[MR][kChunk * kPer];
   for (int64_t c0 = 0; c0 < groups; c0 += kChunk) {
     const int64_t nc = std::min(kChunk, groups - c0);
-    for (int64_t i = 0; i < nc * kPer; ++i) {
-      const float s = gemm_4bit_block_scale(a, first + (((c0 * kPer + i) * (kGroup / kPer)) >> shift));
-#pragma GCC unroll 4
-      for (int m = 0; m < MR; ++m) sc[m][i] = s * ascale[m * groups + c0 + i / kPer];
-    }
+    gather_scales<MR, kPer>(a, w, n, m0, c0, nc, sc);
     for (int64_t g = 0; g < nc; ++g) {
       const int64_t k0 = (c0 + g) * kGroup;
       _mm_prefetch(reinterpret_cast<const char*>(row + (a.K + k0) / 2), _MM_HINT_T0);  // the next tile's row
@@ -204,44 +225,38 @@ template <typename T, int MR, bool kHalves>
   }
 }
 
-template <typename T, int MR>
-void columns(const Gemm4bitArgs& a, const Tables& t, const Workspace& w, int64_t n_begin, int64_t n_end, int64_t m0) {
-  for (int64_t n = n_begin; n < n_end; ++n) {
-    if (a.blocksize < kGroup)
-      tile<T, MR, true>(a, t, w, n, m0);
-    else
-      tile<T, MR, false>(a, t, w, n, m0);
-  }
-}
-
+// run(): columns of 16 weight rows (a group's weights stay in cache across the batch rows) x batch rows in 4s,
+// each (weight row, up to 4 batch rows) by tile<T, MR, kHalves>(a, tables, w, n, m0).
 template <typename T>
 void run_rows(const Gemm4bitArgs& a, const Workspace& w, int64_t n_begin, int64_t n_end) {
   const Tables t = tables(gemm_4bit_code(a));
-  constexpr int64_t kColumns = 16;  // a group's weights stay in cache across the batch rows
+  constexpr int64_t kColumns = 16;
+  const bool halves = a.blocksize < kGroup;
   for (int64_t g = n_begin; g < n_end; g += kColumns) {
     const int64_t ge = std::min(g + kColumns, n_end);
     for (int64_t m0 = 0; m0 < a.M; m0 += 4) {
+      auto columns = [&](auto mr) {
+        constexpr int MR = decltype(mr)::value;
+        for (int64_t n = g; n < ge; ++n) {
+          if (halves)
+            tile<T, MR, true>(a, t, w, n, m0);
+          else
+            tile<T, MR, false>(a, t, w, n, m0);
+        }
+      };
       switch (std::min<int64_t>(4, a.M - m0)) {
-        case 1: columns<T, 1>(a, t, w, g, ge, m0); break;
-        case 2: columns<T, 2>(a, t, w, g, ge, m0); break;
-        case 3: columns<T, 3>(a, t, w, g, ge, m0); break;
-        default: columns<T, 4>(a, t, w, g, ge, m0); break;
+        case 1: columns(std::integral_constant<int, 1>{}); break;
+        case 2: columns(std::integral_constant<int, 2>{}); break;
+        case 3: columns(std::integral_constant<int, 3>{}); break;
+        default: columns(std::integral_constant<int, 4>{}); break;
       }
     }
   }
-  // rows with Inf or NaN: the scalar path, whose sums carry them as the definition does
-  for (int64_t m = 0; m < a.M; ++m) {
-    if (!w.nonfinite[m]) continue;
-    Gemm4bitArgs row = a;
-    row.A = static_cast<const T*>(a.A) + m * a.K;
-    row.out = static_cast<T*>(a.out) + m * a.N;
-    row.M = 1;
-    gemm_4bit_scalar_path().run(row, nullptr, n_begin, n_end);
-  }
+  rerun_nonfinite_rows<T>(a, w, n_begin, n_end);
 }
 
 void run(const Gemm4bitArgs& a, const void* ws, int64_t n_begin, int64_t n_end) {
-  const Workspace w = layout(a, const_cast<void*>(ws));
+  const Workspace w = layout(a, ws);
   if (a.dtype == DType::kBF16)
     run_rows<bf16_t>(a, w, n_begin, n_end);
   else
