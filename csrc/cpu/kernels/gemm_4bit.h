@@ -16,7 +16,7 @@
 //    packed to int16 per 64 columns.
 //  - avx2 tiled / avx512 tiled (larger M): weights decoded once per panel into
 //    fp32 and multiplied by a register-blocked micro-kernel.
-//  - amx (bf16 A, M >= 3): weights decoded once per panel into bf16 and
+//  - amx (bf16 A, M >= 4): weights decoded once per panel into bf16 and
 //    multiplied by AMX tiles.
 // The SIMD paths need K % blocksize == 0 (rows start on a block); other shapes
 // take the scalar path.
