@@ -95,3 +95,18 @@ TEST_CASE("GPU blockwise 8-bit: other blocksizes, unaligned data and a code with
   REQUIRE(narrow.size() == 256);
   check_blockwise<float>(test::test_values(1000, 3), 256, narrow, DType::kF32);
 }
+
+TEST_CASE("GPU quantize_blockwise: a NaN anywhere in a block is skipped by the absmax", "[gpu][blockwise_8bit]") {
+  // The NaN right after the block's largest |x|, at the end of a thread's elements (8 or 16 per thread) or
+  // anywhere else: the absmax is the max of the other values whatever order the reduction combines them in.
+  const std::vector<float> signed_map = dynamic_map(true);
+  for (int64_t bs : {64, 512, 4096, 100}) {
+    for (int64_t p : {int64_t{1}, int64_t{7}, int64_t{15}, int64_t{16}, bs / 2 + 7, bs - 1}) {
+      std::vector<float> v = test::test_values(2 * bs, static_cast<uint32_t>(bs + p), false);
+      v[p - 1] = 50.0f;
+      v[p] = NAN;
+      check_blockwise<float>(v, bs, signed_map, DType::kF32);
+      check_blockwise<fp16_t>(v, bs, signed_map, DType::kF16);
+    }
+  }
+}
