@@ -35,7 +35,7 @@ void check_blockwise(const std::vector<float>& values, int64_t blocksize, const 
   std::vector<float> absmax(blocks, -1.0f);
   const QuantizeBlockwiseArgs a{buffer.data() + offset, dtype, n, blocksize, nullptr, code.data(), q.data(),
                                 absmax.data()};
-  test::run_gpu([&] { return gpu::launch_quantize_blockwise(a, nullptr); });
+  test::run_gpu([&](void* stream) { return gpu::launch_quantize_blockwise(a, stream); });
   INFO("n=" << n << " blocksize=" << blocksize << " dtype=" << static_cast<int>(dtype) << " offset=" << offset);
   std::vector<uint8_t> q_ref(n);
   std::vector<float> absmax_ref(blocks);
@@ -54,7 +54,7 @@ void check_blockwise(const std::vector<float>& values, int64_t blocksize, const 
   cpu::dequantize_blockwise_scalar({q.data(), code.data(), absmax.data(), n, blocksize, cpu_out.data(), dtype}, 0,
                                    blocks);
   const DequantizeBlockwiseArgs d{q.data(), code.data(), absmax.data(), n, blocksize, gpu_out.data() + offset, dtype};
-  test::run_gpu([&] { return gpu::launch_dequantize_blockwise(d, nullptr); });
+  test::run_gpu([&](void* stream) { return gpu::launch_dequantize_blockwise(d, stream); });
   gpu_out.erase(gpu_out.begin(), gpu_out.begin() + offset);
   REQUIRE(test::same_bytes(gpu_out, cpu_out));
 }

@@ -64,7 +64,7 @@ void check_8bit(OptimizerKind kind, DType dtype, int64_t n, int64_t nan_p = -1) 
     };
     cpu::optimizer_8bit_blockwise_scalar(args(cpu), 0, blocks);
     const Optimizer8bitArgs ga = args(gpu);
-    test::run_gpu([&] { return gpu::launch_optimizer_update_8bit_blockwise(ga, nullptr); });
+    test::run_gpu([&](void* stream) { return gpu::launch_optimizer_update_8bit_blockwise(ga, stream); });
     INFO("kind " << static_cast<int>(kind) << " dtype " << static_cast<int>(dtype) << " n " << n << " step " << step
                  << " nan_p " << nan_p);
     REQUIRE(test::same_bytes(gpu.p, cpu.p));
@@ -105,7 +105,7 @@ void check_32bit(OptimizerKind kind, DType dtype, int64_t n) {
       return a;
     };
     const Optimizer32bitArgs ga = args(gpu);
-    test::run_gpu([&] { return gpu::launch_optimizer_update_32bit(ga, nullptr); });
+    test::run_gpu([&](void* stream) { return gpu::launch_optimizer_update_32bit(ga, stream); });
     const Optimizer32bitArgs ca = args(cpu);
     INFO("kind " << static_cast<int>(kind) << " dtype " << static_cast<int>(dtype) << " n " << n << " step " << step);
     if (trust) {
