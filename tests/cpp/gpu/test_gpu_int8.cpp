@@ -149,8 +149,9 @@ TEST_CASE("GPU int8 quantization kernels equal the CPU kernels bit for bit", "[g
                                    {300, 33},
                                    {5, 1000},
                                    {2, 2100},
-                                   {3, 1028}})  // the last two: rows of several 1024-column rescale chunks
-    for (float threshold : {0.0f, 6.0f})
+                                   {3, 1028},     // the last two: rows of several 1024-column rescale chunks
+                                   {700, 20}})    // outlier columns zeroed over many row slabs
+    for (float threshold : {0.0f, 6.0f, 100.0f})  // 100: only the +-inf columns
       for (bool with_cols : {false, true}) {
         check_quant<float>(rows, cols, threshold, with_cols, DType::kF32);
         check_quant<fp16_t>(rows, cols, threshold, with_cols, DType::kF16);
