@@ -82,8 +82,8 @@ inline bool aligned(const void* p, uintptr_t bytes) { return reinterpret_cast<ui
 // barrier on the HIP CPU runtime, and CUB's reductions synchronize).
 // ---------------------------------------------------------------------------
 
-struct MaxOp {  // for values >= 0 or NaN-free data: NaN operands are dropped
-  __device__ float operator()(float a, float b) const { return a > b ? a : b; }
+struct MaxOp {  // a NaN operand is skipped, whichever side it is on (order-independent, as CUB needs)
+  __device__ float operator()(float a, float b) const { return (b > a || a != a) ? b : a; }
 };
 struct NanMaxOp {  // NaN propagates (torch's max)
   __device__ float operator()(float a, float b) const { return (b > a || b != b) ? b : a; }

@@ -192,28 +192,38 @@ __global__ void __launch_bounds__(kWarps * 32)
     }
   }
 
+  // Every loop over acc below is unrolled: one index that is not a compile-time constant would put acc in
+  // local memory for the whole kernel (the mma loop included).
   if constexpr (KG > 1) {  // sum the K-slices into the warps of slice 0
     if (kg > 0) {
-      int e = 0;
+#pragma unroll
       for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
         for (int nt = 0; nt < NT; ++nt)
-          for (int i = 0; i < 4; ++i, ++e) red[(((kg - 1) * C::kNG + ng) * C::kAcc + e) * 32 + lane] = acc[mt][nt][i];
+#pragma unroll
+          for (int i = 0; i < 4; ++i)
+            red[(((kg - 1) * C::kNG + ng) * C::kAcc + (mt * NT + nt) * 4 + i) * 32 + lane] = acc[mt][nt][i];
     }
     __syncthreads();
     if (kg == 0) {
       for (int sl = 1; sl < KG; ++sl) {
-        int e = 0;
+#pragma unroll
         for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
           for (int nt = 0; nt < NT; ++nt)
-            for (int i = 0; i < 4; ++i, ++e)
-              acc[mt][nt][i] += red[(((sl - 1) * C::kNG + ng) * C::kAcc + e) * 32 + lane];
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+              acc[mt][nt][i] += red[(((sl - 1) * C::kNG + ng) * C::kAcc + (mt * NT + nt) * 4 + i) * 32 + lane];
       }
     }
   }
   if (kg != 0) return;
   T* out = static_cast<T*>(a.out);
+#pragma unroll
   for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
     for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
       for (int i = 0; i < 4; ++i) {
         const int64_t m = m0 + mt * 16 + g + (i >= 2 ? 8 : 0), n = nw + nt * 8 + 2 * t + (i & 1);
         if (m < a.M && n < a.N)

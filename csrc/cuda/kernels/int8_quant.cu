@@ -1,16 +1,19 @@
 // GPU LLM.int8() quantization and rescaling. Same arithmetic, in the same
 // order, as the CPU kernels (docs/formats.md).
-//  - col_pass_kernel (threshold > 0 or double quant): the outlier-column flags
-//    and the column absmax of double quant in one read of A, parallel over
-//    rows: 256-thread blocks of 32 column groups (8 columns each, one 16-byte
-//    load for fp16/bf16) x 8 row lanes, each block a tile of 256 columns and a
-//    slab of rows; partial results meet in shared memory, then in global memory
-//    (a store of 1 per flagged column; atomicMax of the absmax bits, which order
-//    like the values since they are >= 0).
 //  - row_pass_kernel: one block per row, 8 elements per thread and step: the
-//    row absmax (block reduction), then the row codes (outlier columns zeroed)
-//    and, for double quant, the column codes in the same pass (the row's second
-//    read comes from the cache).
+//    row absmax (block reduction), then the row codes (outliers zeroed) and, for
+//    double quant, the column codes in the same pass (the row's second read comes
+//    from the cache); with a threshold it also stores a 1 for each column where it
+//    meets an outlier. So int8_vectorwise_quant reads A from memory once.
+//  - zero_outlier_cols_kernel (a threshold, more than one row): zeroes the flagged
+//    columns of the row codes (a thread per column; unflagged columns return at
+//    once), which only the finished flags of every row can tell.
+//  - col_stats_kernel (double quant): the column absmax in one read of A before the
+//    row pass, parallel over rows: 256-thread blocks of 32 column groups (8 columns
+//    each, one 16-byte load for fp16/bf16) x 8 row lanes, each block a tile of 256
+//    columns and a slab of rows; partial results meet in shared memory, then in
+//    global memory (atomicMax of the absmax bits, which order like the values
+//    since they are >= 0).
 //  - the element-wise rescales (int8_vectorwise_dequant, int8_mm_dequant, the
 //    latter after the vendor int8 GEMM): 1024-column chunks of a row per block,
 //    4 columns per thread, 16-byte accesses.
@@ -49,51 +52,38 @@ __device__ inline void load_cols(const T* __restrict__ row, int64_t c0, int64_t 
   }
 }
 
-// flags (zeroed, or null) gets 1 per column with an |x| >= threshold;
-// col_stats (zeroed, or null) the max |x| of each column's non-outliers (NaN
-// propagates).
+// col_stats (zeroed): the max |x| of each column's non-outliers (NaN propagates).
 template <typename T, bool kAligned>
-__global__ void __launch_bounds__(kThreads)
-    col_pass_kernel(const T* __restrict__ x, int64_t rows, int64_t cols, float threshold, uint8_t* __restrict__ flags,
-                    float* __restrict__ col_stats) {
+__global__ void __launch_bounds__(kThreads) col_stats_kernel(const T* __restrict__ x, int64_t rows, int64_t cols,
+                                                             float threshold, float* __restrict__ col_stats) {
   __shared__ float smax[kRowLanes][kColGroups * kVec];
-  __shared__ int sflag[kRowLanes][kColGroups];
   const int group = threadIdx.x % kColGroups, lane = threadIdx.x / kColGroups;
   const int64_t c0 = (static_cast<int64_t>(blockIdx.x) * kColGroups + group) * kVec;
   float m[kVec] = {};
-  int any = 0;  // bit j: column c0 + j holds an outlier
   for (int64_t r = static_cast<int64_t>(blockIdx.y) * kRowLanes + lane; r < rows;
        r += static_cast<int64_t>(gridDim.y) * kRowLanes) {
     float v[kVec];
     load_cols<T, kAligned>(x + r * cols, c0, cols, v);
 #pragma unroll
-    for (int j = 0; j < kVec; ++j) {
-      const bool outlier = is_outlier(v[j], threshold);
-      any |= static_cast<int>(outlier) << j;
-      if (!outlier) m[j] = nan_max(m[j], fabsf(v[j]));
-    }
+    for (int j = 0; j < kVec; ++j)
+      if (!is_outlier(v[j], threshold)) m[j] = nan_max(m[j], fabsf(v[j]));
   }
 #pragma unroll
   for (int j = 0; j < kVec; ++j) smax[lane][group * kVec + j] = m[j];
-  sflag[lane][group] = any;
   __syncthreads();
   // one thread per column of the tile combines the row lanes (kThreads == kColGroups * kVec)
   const int t = threadIdx.x;
   const int64_t c = static_cast<int64_t>(blockIdx.x) * kColGroups * kVec + t;
   if (c >= cols) return;
   float mc = smax[0][t];
-  int fc = 0;
-  for (int l = 0; l < kRowLanes; ++l) {
-    mc = nan_max(mc, smax[l][t]);
-    fc |= (sflag[l][t / kVec] >> (t % kVec)) & 1;
-  }
-  if (flags != nullptr && fc) flags[c] = 1;
-  if (col_stats != nullptr) atomicMax(reinterpret_cast<unsigned int*>(col_stats) + c, f32_bits(mc));
+  for (int l = 1; l < kRowLanes; ++l) mc = nan_max(mc, smax[l][t]);
+  atomicMax(reinterpret_cast<unsigned int*>(col_stats) + c, f32_bits(mc));
 }
 
-// One block per row: row_q / row_stats and, with kColQ, col_q from the finished col_stats.
+// One block per row: row_q / row_stats, with kColQ col_q from the finished col_stats, and a 1 in flags (zeroed,
+// or null) for each column of an outlier.
 template <typename T, bool kAligned, bool kColQ>
-__global__ void __launch_bounds__(kThreads) row_pass_kernel(const Int8QuantArgs a) {
+__global__ void __launch_bounds__(kThreads) row_pass_kernel(const Int8QuantArgs a, uint8_t* __restrict__ flags) {
   const int64_t r = blockIdx.x;
   const T* row = static_cast<const T*>(a.input) + r * a.cols;
   float m = 0.0f;
@@ -108,20 +98,18 @@ __global__ void __launch_bounds__(kThreads) row_pass_kernel(const Int8QuantArgs 
   if (threadIdx.x == 0) a.row_stats[r] = m;
   // torch evaluates the reference's 127.0 / row_stats as 127 * (1 / row_stats): two roundings
   const float scale = 127.0f * (1.0f / m);
-  const bool zero_cols = a.outlier_cols != nullptr && a.rows > 1;
   for (int64_t c0 = static_cast<int64_t>(threadIdx.x) * kVec; c0 < a.cols; c0 += kThreads * kVec) {
     float v[kVec];
     load_cols<T, kAligned>(row, c0, a.cols, v);
     uint8_t qr[kVec], qc[kVec];
 #pragma unroll
     for (int j = 0; j < kVec; ++j) {
-      const bool outlier = is_outlier(v[j], a.threshold), live = c0 + j < a.cols;
-      int8_t o = outlier ? int8_t{0} : int8_round(v[j] * scale);
-      if (zero_cols && live && a.outlier_cols[c0 + j]) o = 0;
-      qr[j] = static_cast<uint8_t>(o);
+      const bool outlier = is_outlier(v[j], a.threshold);  // never past the end (v is 0 there)
+      if (outlier && flags != nullptr) flags[c0 + j] = 1;  // rows race to store the same value
+      qr[j] = static_cast<uint8_t>(outlier ? int8_t{0} : int8_round(v[j] * scale));
       if constexpr (kColQ) {
         // x * 127 is rounded to the input dtype first, as the reference's A.mul(127.0) is
-        const float cs = live ? a.col_stats[c0 + j] : 1.0f;
+        const float cs = c0 + j < a.cols ? a.col_stats[c0 + j] : 1.0f;
         qc[j] = static_cast<uint8_t>(outlier ? int8_t{0} : int8_round(to_float(from_float<T>(v[j] * 127.0f)) / cs));
       }
     }
@@ -136,6 +124,14 @@ __global__ void __launch_bounds__(kThreads) row_pass_kernel(const Int8QuantArgs 
       }
     }
   }
+}
+
+// row_q[:, c] = 0 for every flagged column c: a thread per column, the rows strided over the grid's y.
+__global__ void __launch_bounds__(kThreads) zero_outlier_cols_kernel(const uint8_t* __restrict__ flags, int64_t rows,
+                                                                     int64_t cols, int8_t* __restrict__ row_q) {
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if (c >= cols || flags[c] == 0) return;
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) row_q[r * cols + c] = 0;
 }
 
 // The element-wise rescales go through rows in chunks of kRowChunk columns, a
@@ -273,12 +269,10 @@ __global__ void __launch_bounds__(kThreads) outlier_mm_kernel(const Int8OutlierM
 
 }  // namespace
 
-const char* launch_int8_quant(const Int8QuantArgs& args, uint8_t* flags, void* stream) {
-  if (args.rows == 0 || args.cols == 0) return nullptr;
-  if (args.rows > 0x7FFFFFFF) return "too many rows for one launch";
+const char* launch_int8_quant(const Int8QuantArgs& a, uint8_t* flags, void* stream) {
+  if (a.rows == 0 || a.cols == 0) return nullptr;
+  if (a.rows > 0x7FFFFFFF) return "too many rows for one launch";
   const gpuStream_t s = static_cast<gpuStream_t>(stream);
-  Int8QuantArgs a = args;
-  a.outlier_cols = flags;
   gpuError_t e = gpuSuccess;
   if (flags != nullptr) e = gpuMemsetAsync(flags, 0, static_cast<size_t>(a.cols), s);
   if (e == gpuSuccess && a.col_stats != nullptr)
@@ -288,28 +282,34 @@ const char* launch_int8_quant(const Int8QuantArgs& args, uint8_t* flags, void* s
   const int64_t elem = a.dtype == DType::kF32 ? 4 : 2;
   const bool vec = a.cols % kVec == 0 && (a.cols * elem) % 16 == 0 && aligned(a.input, 16) && aligned(a.row_q, 8) &&
                    (a.col_q == nullptr || aligned(a.col_q, 8));
-  const int64_t tiles = (a.cols + kColGroups * kVec - 1) / (kColGroups * kVec);
-  const int64_t slabs = (a.rows + kRowLanes - 1) / kRowLanes;
-  int64_t want = (static_cast<int64_t>(sm_count()) * 8 + tiles - 1) / tiles;  // ~8 blocks per multiprocessor
-  want = want < slabs ? want : slabs;
-  const dim3 col_grid(static_cast<unsigned int>(tiles), static_cast<unsigned int>(want < 65535 ? want : 65535));
+  // the column kernels: tiles of 256 columns x enough row slabs for ~8 blocks per multiprocessor
+  const int64_t tiles = (a.cols + kThreads - 1) / kThreads;
+  const auto col_grid = [&](int64_t rows_per_block) {
+    const int64_t slabs = (a.rows + rows_per_block - 1) / rows_per_block;
+    int64_t want = (static_cast<int64_t>(sm_count()) * 8 + tiles - 1) / tiles;
+    want = want < slabs ? want : slabs;
+    return dim3(static_cast<unsigned int>(tiles), static_cast<unsigned int>(want < 65535 ? want : 65535));
+  };
+  static_assert(kColGroups * kVec == kThreads, "a column tile is 256 columns");
   dispatch_dtype(a.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const auto run = [&](auto aligned_tag) {
       constexpr bool kAligned = decltype(aligned_tag)::value;
-      if (flags != nullptr || a.col_stats != nullptr)
-        launch(col_pass_kernel<T, kAligned>, col_grid, kThreads, 0, s, static_cast<const T*>(a.input), a.rows, a.cols,
-               a.threshold, flags, a.col_stats);
-      if (a.col_q != nullptr)
-        launch(row_pass_kernel<T, kAligned, true>, static_cast<unsigned int>(a.rows), kThreads, 0, s, a);
-      else
-        launch(row_pass_kernel<T, kAligned, false>, static_cast<unsigned int>(a.rows), kThreads, 0, s, a);
+      if (a.col_q != nullptr) {
+        launch(col_stats_kernel<T, kAligned>, col_grid(kRowLanes), kThreads, 0, s, static_cast<const T*>(a.input),
+               a.rows, a.cols, a.threshold, a.col_stats);
+        launch(row_pass_kernel<T, kAligned, true>, static_cast<unsigned int>(a.rows), kThreads, 0, s, a, flags);
+      } else {
+        launch(row_pass_kernel<T, kAligned, false>, static_cast<unsigned int>(a.rows), kThreads, 0, s, a, flags);
+      }
     };
     if (vec)
       run(std::true_type{});
     else
       run(std::false_type{});
   });
+  if (flags != nullptr && a.rows > 1)
+    launch(zero_outlier_cols_kernel, col_grid(1), kThreads, 0, s, flags, a.rows, a.cols, a.row_q);
   return launch_status();
 }
 

@@ -4,6 +4,16 @@
 
 namespace bnb::test {
 
-bool gpu_synchronize() { return hipDeviceSynchronize() == hipSuccess; }
+void* gpu_stream() {
+  static const hipStream_t stream = [] {
+    hipStream_t s = nullptr;
+    return hipStreamCreate(&s) == hipSuccess ? s : nullptr;
+  }();
+  return stream;
+}
+
+bool gpu_synchronize() {
+  return gpu_stream() != nullptr && hipStreamSynchronize(static_cast<hipStream_t>(gpu_stream())) == hipSuccess;
+}
 
 }  // namespace bnb::test

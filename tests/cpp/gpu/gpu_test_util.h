@@ -9,14 +9,20 @@
 
 namespace bnb::test {
 
-// Waits for every launched kernel; false on a runtime error.
+// The stream every test launches on: one created stream, never the null stream. (The HIP CPU
+// runtime may run two kernels launched one after the other on its null stream at the same time:
+// its scheduler drains the null stream from two threads. A created stream runs them in order, as
+// a launcher that chains dependent kernels needs.)
+void* gpu_stream();
+
+// Waits for gpu_stream()'s kernels; false on a runtime error.
 bool gpu_synchronize();
 
-// Calls a launcher (csrc/cuda/kernels/*launchers.h) on the null stream and
-// waits for its kernels; a launch error fails the test with the runtime's message.
+// Calls a launcher (csrc/cuda/kernels/*launchers.h) with gpu_stream() and waits for its kernels;
+// a launch error fails the test with the runtime's message.
 template <typename Launch>
 void run_gpu(Launch&& launch) {
-  const char* err = launch();
+  const char* err = launch(gpu_stream());
   INFO("launch error: " << (err ? err : ""));
   REQUIRE(err == nullptr);
   REQUIRE(gpu_synchronize());

@@ -35,7 +35,7 @@ void check_blockwise(const std::vector<float>& values, int64_t blocksize, const 
   std::vector<float> absmax(blocks, -1.0f);
   const QuantizeBlockwiseArgs a{buffer.data() + offset, dtype, n, blocksize, nullptr, code.data(), q.data(),
                                 absmax.data()};
-  test::run_gpu([&] { return gpu::launch_quantize_blockwise(a, nullptr); });
+  test::run_gpu([&](void* stream) { return gpu::launch_quantize_blockwise(a, stream); });
   INFO("n=" << n << " blocksize=" << blocksize << " dtype=" << static_cast<int>(dtype) << " offset=" << offset);
   std::vector<uint8_t> q_ref(n);
   std::vector<float> absmax_ref(blocks);
@@ -54,7 +54,7 @@ void check_blockwise(const std::vector<float>& values, int64_t blocksize, const 
   cpu::dequantize_blockwise_scalar({q.data(), code.data(), absmax.data(), n, blocksize, cpu_out.data(), dtype}, 0,
                                    blocks);
   const DequantizeBlockwiseArgs d{q.data(), code.data(), absmax.data(), n, blocksize, gpu_out.data() + offset, dtype};
-  test::run_gpu([&] { return gpu::launch_dequantize_blockwise(d, nullptr); });
+  test::run_gpu([&](void* stream) { return gpu::launch_dequantize_blockwise(d, stream); });
   gpu_out.erase(gpu_out.begin(), gpu_out.begin() + offset);
   REQUIRE(test::same_bytes(gpu_out, cpu_out));
 }
@@ -94,4 +94,19 @@ TEST_CASE("GPU blockwise 8-bit: other blocksizes, unaligned data and a code with
   const std::vector<float> narrow = dynamic_map(true, 2, 4);
   REQUIRE(narrow.size() == 256);
   check_blockwise<float>(test::test_values(1000, 3), 256, narrow, DType::kF32);
+}
+
+TEST_CASE("GPU quantize_blockwise: a NaN anywhere in a block is skipped by the absmax", "[gpu][blockwise_8bit]") {
+  // The NaN right after the block's largest |x|, at the end of a thread's elements (8 or 16 per thread) or
+  // anywhere else: the absmax is the max of the other values whatever order the reduction combines them in.
+  const std::vector<float> signed_map = dynamic_map(true);
+  for (int64_t bs : {64, 512, 4096, 100}) {
+    for (int64_t p : {int64_t{1}, int64_t{7}, int64_t{15}, int64_t{16}, bs / 2 + 7, bs - 1}) {
+      std::vector<float> v = test::test_values(2 * bs, static_cast<uint32_t>(bs + p), false);
+      v[p - 1] = 50.0f;
+      v[p] = NAN;
+      check_blockwise<float>(v, bs, signed_map, DType::kF32);
+      check_blockwise<fp16_t>(v, bs, signed_map, DType::kF16);
+    }
+  }
 }

@@ -40,7 +40,7 @@ void check_kernels(const test::Gemm4bitProblem& p, DType dtype, std::array<int, 
     std::vector<T> out(p.M * p.N, from_f32<T>(NAN));
     const Gemm4bitArgs a = p.args(A.data(), dtype, out.data());
     if (!gpu::gemm_4bit_path_applies(a, kKernels[i], kArch)) continue;
-    test::run_gpu([&] { return gpu::launch_gemm_4bit(a, kKernels[i], nullptr); });
+    test::run_gpu([&](void* stream) { return gpu::launch_gemm_4bit(a, kKernels[i], stream); });
     INFO("kernel " << name(kKernels[i]) << " M=" << p.M << " N=" << p.N << " K=" << p.K << " bs=" << p.bs
                    << " nested=" << p.nested << " bias=" << p.bias << " dtype=" << static_cast<int>(dtype));
     REQUIRE(std::count_if(out.begin(), out.end(), [](T v) { return !std::isfinite(to_f32(v)); }) == 0);
@@ -51,7 +51,7 @@ void check_kernels(const test::Gemm4bitProblem& p, DType dtype, std::array<int, 
   // the dequantize + GEMM path's weight: W rounded to the dtype, exactly
   std::vector<T> w(p.N * p.K), expected(p.N * p.K);
   const Gemm4bitArgs a = p.args(A.data(), dtype, nullptr);
-  test::run_gpu([&] { return gpu::launch_dequantize_4bit_weight(a, w.data(), nullptr); });
+  test::run_gpu([&](void* stream) { return gpu::launch_dequantize_4bit_weight(a, w.data(), stream); });
   for (int64_t n = 0; n < p.N; ++n)
     for (int64_t k = 0; k < p.K; ++k) expected[n * p.K + k] = from_f32<T>(p.weight(n, k));
   REQUIRE(test::same_bytes(w, expected));

@@ -50,7 +50,8 @@ void check_quant(int64_t rows, int64_t cols, float threshold, bool with_cols, DT
   }
   cpu::int8_quant_rows_scalar(c, 0, rows);
   if (with_cols) cpu::int8_quant_cols(c, 0, cols);
-  test::run_gpu([&] { return gpu::launch_int8_quant(g, threshold > 0.0f ? gpu_flags.data() : nullptr, nullptr); });
+  test::run_gpu(
+      [&](void* stream) { return gpu::launch_int8_quant(g, threshold > 0.0f ? gpu_flags.data() : nullptr, stream); });
   if (threshold > 0.0f) REQUIRE(gpu_flags == cpu_flags);
   REQUIRE(gpu_rq == cpu_rq);
   REQUIRE(test::same_bytes(gpu_rs, cpu_rs));
@@ -61,7 +62,7 @@ void check_quant(int64_t rows, int64_t cols, float threshold, bool with_cols, DT
   std::vector<float> cpu_deq(n), gpu_deq(n);
   cpu::int8_vectorwise_dequant({cpu_rq.data(), cpu_rs.data(), rows, cols, cpu_deq.data()}, 0, rows);
   const Int8VectorDequantArgs d{cpu_rq.data(), cpu_rs.data(), rows, cols, gpu_deq.data()};
-  test::run_gpu([&] { return gpu::launch_int8_vectorwise_dequant(d, nullptr); });
+  test::run_gpu([&](void* stream) { return gpu::launch_int8_vectorwise_dequant(d, stream); });
   REQUIRE(test::same_bytes(gpu_deq, cpu_deq));
 }
 
@@ -80,7 +81,7 @@ void check_gemm(int64_t M, int64_t N, int64_t K, bool bias, DType dtype) {
   Int8GemmArgs a{A.data(), B.data(), M, N, K, cpu_i32.data(), nullptr, dtype, rs.data(), cs.data(), nullptr};
   cpu::int8_gemm_scalar(a, 0, M, 0, N);
   a.out_i32 = gpu_i32.data();
-  test::run_gpu([&] { return gpu::launch_int8_gemm(a, nullptr); });
+  test::run_gpu([&](void* stream) { return gpu::launch_int8_gemm(a, stream); });
   REQUIRE(gpu_i32 == cpu_i32);
   // fused rescale (+ bias) epilogue, and int8_mm_dequant of the int32 product
   std::vector<T> cpu_out(M * N), gpu_out(M * N), gpu_mm(M * N);
@@ -89,10 +90,10 @@ void check_gemm(int64_t M, int64_t N, int64_t K, bool bias, DType dtype) {
   a.out = cpu_out.data();
   cpu::int8_gemm_scalar(a, 0, M, 0, N);
   a.out = gpu_out.data();
-  test::run_gpu([&] { return gpu::launch_int8_gemm(a, nullptr); });
+  test::run_gpu([&](void* stream) { return gpu::launch_int8_gemm(a, stream); });
   REQUIRE(test::same_bytes(gpu_out, cpu_out));
   const Int8MmDequantArgs mm{cpu_i32.data(), M, N, rs.data(), cs.data(), a.bias, gpu_mm.data(), dtype};
-  test::run_gpu([&] { return gpu::launch_int8_mm_dequant(mm, nullptr); });
+  test::run_gpu([&](void* stream) { return gpu::launch_int8_mm_dequant(mm, stream); });
   REQUIRE(test::same_bytes(gpu_mm, cpu_out));
 }
 
@@ -120,7 +121,7 @@ void check_outlier_mm(int64_t M, int64_t N, int64_t K, int every, DType dtype) {
       expected[m * N + n] = from_f32<T>(to_f32(out0[m * N + n]) + acc);
     }
   const gpu::Int8OutlierMmArgs a{A.data(), dtype, M, N, K, CB.data(), SCB.data(), mask.data(), work.data(), out.data()};
-  test::run_gpu([&] { return gpu::launch_int8_outlier_mm(a, nullptr); });
+  test::run_gpu([&](void* stream) { return gpu::launch_int8_outlier_mm(a, stream); });
   INFO("M=" << M << " N=" << N << " K=" << K << " every=" << every << " dtype=" << static_cast<int>(dtype));
   REQUIRE(work[K] == std::count(mask.begin(), mask.end(), 1));
   REQUIRE(test::same_bytes(out, expected));
@@ -148,8 +149,9 @@ TEST_CASE("GPU int8 quantization kernels equal the CPU kernels bit for bit", "[g
                                    {300, 33},
                                    {5, 1000},
                                    {2, 2100},
-                                   {3, 1028}})  // the last two: rows of several 1024-column rescale chunks
-    for (float threshold : {0.0f, 6.0f})
+                                   {3, 1028},     // the last two: rows of several 1024-column rescale chunks
+                                   {700, 20}})    // outlier columns zeroed over many row slabs
+    for (float threshold : {0.0f, 6.0f, 100.0f})  // 100: only the +-inf columns
       for (bool with_cols : {false, true}) {
         check_quant<float>(rows, cols, threshold, with_cols, DType::kF32);
         check_quant<fp16_t>(rows, cols, threshold, with_cols, DType::kF16);

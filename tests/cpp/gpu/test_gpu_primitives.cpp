@@ -37,8 +37,8 @@ void check_group_sum() {
   const int blocks = 3, threads = 256, n = blocks * threads;
   std::vector<int> in(n), out(n, -1);
   for (int i = 0; i < n; ++i) in[i] = i * 7 % 101;
-  test::run_gpu([&] {
-    launch(group_sum_kernel<kWidth>, blocks, threads, 0, nullptr, in.data(), out.data());
+  test::run_gpu([&](void* stream) {
+    launch(group_sum_kernel<kWidth>, blocks, threads, 0, static_cast<gpuStream_t>(stream), in.data(), out.data());
     return launch_status();
   });
   for (int i = 0; i < n; ++i) {
@@ -55,8 +55,9 @@ void check_block_reduce(bool with_nan) {
   std::vector<float> in(n), mx(n), sm(n);
   for (int i = 0; i < n; ++i) in[i] = static_cast<float>(i % 13) - 3.0f;  // small integers: exact sums
   if (with_nan) in[kBlock + 5] = NAN;                                     // block 1
-  test::run_gpu([&] {
-    launch(block_reduce_kernel<kBlock>, blocks, kBlock, 0, nullptr, in.data(), mx.data(), sm.data());
+  test::run_gpu([&](void* stream) {
+    launch(block_reduce_kernel<kBlock>, blocks, kBlock, 0, static_cast<gpuStream_t>(stream), in.data(), mx.data(),
+           sm.data());
     return launch_status();
   });
   for (int b = 0; b < blocks; ++b) {

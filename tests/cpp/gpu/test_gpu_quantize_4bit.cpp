@@ -23,7 +23,7 @@ void check_quantize_4bit(const std::vector<float>& values, int64_t blocksize, Qu
   std::vector<float> cpu_absmax(blocks, -1.0f), gpu_absmax(blocks, -2.0f);
   cpu::quantize_4bit_scalar({input.data(), dtype, n, blocksize, qt, cpu_packed.data(), cpu_absmax.data()}, 0, blocks);
   const Quantize4bitArgs g{buffer.data() + offset, dtype, n, blocksize, qt, gpu_packed.data(), gpu_absmax.data()};
-  test::run_gpu([&] { return gpu::launch_quantize_4bit(g, nullptr); });
+  test::run_gpu([&](void* stream) { return gpu::launch_quantize_4bit(g, stream); });
   INFO("n=" << n << " blocksize=" << blocksize << " dtype=" << static_cast<int>(dtype) << " offset=" << offset);
   REQUIRE(gpu_packed == cpu_packed);
   REQUIRE(test::same_bytes(gpu_absmax, cpu_absmax));
@@ -33,7 +33,7 @@ void check_quantize_4bit(const std::vector<float>& values, int64_t blocksize, Qu
   cpu::dequantize_4bit_scalar({cpu_packed.data(), cpu_absmax.data(), n, blocksize, qt, cpu_out.data(), dtype}, 0,
                               blocks);
   const Dequantize4bitArgs d{cpu_packed.data(), cpu_absmax.data(), n, blocksize, qt, gpu_out.data() + offset, dtype};
-  test::run_gpu([&] { return gpu::launch_dequantize_4bit(d, nullptr); });
+  test::run_gpu([&](void* stream) { return gpu::launch_dequantize_4bit(d, stream); });
   gpu_out.erase(gpu_out.begin(), gpu_out.begin() + offset);
   REQUIRE(test::same_bytes(gpu_out, cpu_out));
 }
