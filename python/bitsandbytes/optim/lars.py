@@ -8,70 +8,40 @@ from __future__ import annotations
 
 import torch
 
+from ._variants import Variant, define
 from .optimizer import Optimizer1State
 
 
-def _check_momentum(momentum) -> None:
+def _lars(
+    self,
+    params,
+    lr,
+    momentum=0,
+    dampening=0,
+    weight_decay=0,
+    nesterov=False,
+    optim_bits=32,
+    args=None,
+    min_8bit_size=4096,
+    max_unorm=0.02,
+):
     if momentum == 0:
         raise NotImplementedError("LARS without momentum is not supported!")
+    Optimizer1State.__init__(
+        self, "lars", params, lr, (momentum, dampening), 0.0, weight_decay, optim_bits, args, min_8bit_size, max_unorm
+    )
 
 
-class LARS(Optimizer1State):
-    def __init__(
-        self,
-        params,
-        lr,
-        momentum=0,
-        dampening=0,
-        weight_decay=0,
-        nesterov=False,
-        optim_bits=32,
-        args=None,
-        min_8bit_size=4096,
-        max_unorm=0.02,
-    ):
-        _check_momentum(momentum)
-        super().__init__(
-            "lars", params, lr, (momentum, dampening), 0.0, weight_decay, optim_bits, args, min_8bit_size, max_unorm
-        )
-
-
-class LARS8bit(Optimizer1State):
-    def __init__(
-        self,
-        params,
-        lr,
-        momentum=0,
-        dampening=0,
-        weight_decay=0,
-        nesterov=False,
-        args=None,
-        min_8bit_size=4096,
-        max_unorm=0.02,
-    ):
-        _check_momentum(momentum)
-        super().__init__(
-            "lars", params, lr, (momentum, dampening), 0.0, weight_decay, 8, args, min_8bit_size, max_unorm
-        )
-
-
-class LARS32bit(Optimizer1State):
-    def __init__(
-        self,
-        params,
-        lr,
-        momentum=0,
-        dampening=0,
-        weight_decay=0,
-        nesterov=False,
-        args=None,
-        min_8bit_size=4096,
-        max_unorm=0.02,
-    ):
-        _check_momentum(momentum)
-        super().__init__(
-            "lars", params, lr, (momentum, dampening), 0.0, weight_decay, 32, args, min_8bit_size, max_unorm
-        )
+LARS, LARS8bit, LARS32bit = define(
+    __name__,
+    Optimizer1State,
+    _lars,
+    {
+        "LARS": Variant(),
+        "LARS8bit": Variant(bits=8, drop=("optim_bits",)),
+        "LARS32bit": Variant(bits=32, drop=("optim_bits",)),
+    },
+)
 
 
 class PytorchLARS(torch.optim.Optimizer):
