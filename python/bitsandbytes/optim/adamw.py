@@ -1,40 +1,23 @@
-"""AdamW with 32-bit or 8-bit blockwise states (kernel "adam" with decoupled weight decay)."""
+"""AdamW with 32-bit or 8-bit blockwise states: Adam's constructor (kernel "adam", whose weight decay is
+decoupled) with weight_decay 1e-2 by default."""
 
 from __future__ import annotations
 
 from ._variants import Variant, define
+from .adam import _8BIT, _adam
 from .optimizer import Optimizer2State
 
-
-def _adamw(
-    self,
-    params,
-    lr=1e-3,
-    betas=(0.9, 0.999),
-    eps=1e-8,
-    weight_decay=1e-2,
-    amsgrad=False,
-    optim_bits=32,
-    args=None,
-    min_8bit_size=4096,
-    is_paged=False,
-):
-    Optimizer2State.__init__(
-        self, "adam", params, lr, betas, eps, weight_decay, optim_bits, args, min_8bit_size, is_paged=is_paged
-    )
-
-
-_8BIT = ("amsgrad", "optim_bits")
+_WD = {"weight_decay": 1e-2}
 AdamW, AdamW8bit, AdamW32bit, PagedAdamW, PagedAdamW8bit, PagedAdamW32bit = define(
     __name__,
     Optimizer2State,
-    _adamw,
+    _adam,
     {
-        "AdamW": Variant(),
-        "AdamW8bit": Variant(bits=8, check=_8BIT),
-        "AdamW32bit": Variant(bits=32),
-        "PagedAdamW": Variant(paged=True, drop=("is_paged",)),
-        "PagedAdamW8bit": Variant(bits=8, paged=True, drop=("is_paged",), check=_8BIT),
-        "PagedAdamW32bit": Variant(bits=32, paged=True, drop=("is_paged",)),
+        "AdamW": Variant(defaults=_WD),
+        "AdamW8bit": Variant(bits=8, defaults=_WD, check=_8BIT),
+        "AdamW32bit": Variant(bits=32, defaults=_WD),
+        "PagedAdamW": Variant(paged=True, drop=("is_paged",), defaults=_WD),
+        "PagedAdamW8bit": Variant(bits=8, paged=True, drop=("is_paged",), defaults=_WD, check=_8BIT),
+        "PagedAdamW32bit": Variant(bits=32, paged=True, drop=("is_paged",), defaults=_WD),
     },
 )
