@@ -1,6 +1,6 @@
 // AVX2 path of the CPU optimizer kernels, 8 lanes: the per-element math of
-// common/optimizer.h with intrinsics in the scalar path's operation order (no
-// contraction), so results equal the scalar path bit for bit. The 8-bit
+// optimizer_update_lanes.h (shared with AVX-512; equal to the scalar path bit
+// for bit) over these traits. The 8-bit
 // requantization uses the bucket table of optimizer_update.h (one gather and one
 // compare per 8 values); a map without a table takes the midpoint search, which
 // reads the candidates of levels 128..16 (up to 8) with one vpermps from a
@@ -10,7 +10,6 @@
 
 #include <algorithm>
 
-#include "optimizer_update_impl.h"
 #include "simd_avx2.h"
 
 namespace bnb::cpu {
@@ -18,74 +17,30 @@ namespace {
 
 using namespace avx2;
 
-struct VHyper {
-  __m256 b1, omb1, b2, omb2, b3, omb3, alpha, eps, wd, gnorm, ratio, eps_b2, bias1, bias2, decay, lr_scale;
-  bool first_step;
+struct Isa {
+  using vec = __m256;
+  static vec set1(float x) { return _mm256_set1_ps(x); }
+  static vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
+  static vec sub(vec a, vec b) { return _mm256_sub_ps(a, b); }
+  static vec mul(vec a, vec b) { return _mm256_mul_ps(a, b); }
+  static vec div(vec a, vec b) { return _mm256_div_ps(a, b); }
+  static vec sqrt(vec a) { return _mm256_sqrt_ps(a); }
+  static vec sign(vec c) {
+    const vec zero = _mm256_setzero_ps();
+    const vec u = _mm256_and_ps(_mm256_cmp_ps(c, zero, _CMP_GT_OQ), _mm256_set1_ps(1.0f));
+    return _mm256_blendv_ps(u, _mm256_set1_ps(-1.0f), _mm256_cmp_ps(c, zero, _CMP_LT_OQ));
+  }
 };
 
-inline VHyper make_vhyper(const OptimizerHyper& h, float scale) {
-  VHyper v;
-  v.b1 = _mm256_set1_ps(h.beta1);
-  v.omb1 = _mm256_set1_ps(1.0f - h.beta1);
-  v.b2 = _mm256_set1_ps(h.beta2);
-  v.omb2 = _mm256_set1_ps(1.0f - h.beta2);
-  v.b3 = _mm256_set1_ps(h.beta3);
-  v.omb3 = _mm256_set1_ps(1.0f - h.beta3);
-  v.alpha = _mm256_set1_ps(h.alpha);
-  v.eps = _mm256_set1_ps(h.eps);
-  v.wd = _mm256_set1_ps(h.weight_decay);
-  v.gnorm = _mm256_set1_ps(h.gnorm_scale);
-  v.ratio = _mm256_set1_ps(h.bias2 / h.bias1);
-  v.eps_b2 = _mm256_set1_ps(h.eps * h.bias2);
-  v.bias1 = _mm256_set1_ps(h.bias1);
-  v.bias2 = _mm256_set1_ps(h.bias2);
-  v.decay = _mm256_set1_ps(1.0f - h.lr * h.weight_decay);
-  v.lr_scale = _mm256_set1_ps(h.lr * scale);
-  v.first_step = h.step == 1;
-  return v;
-}
+}  // namespace
+}  // namespace bnb::cpu
 
-inline __m256 add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
-inline __m256 mul(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
-inline __m256 div(__m256 a, __m256 b) { return _mm256_div_ps(a, b); }
+#include "optimizer_update_lanes.h"
+
+namespace bnb::cpu {
+namespace {
+
 inline __m256 select(__m256 mask, __m256 if_false, __m256 if_true) { return _mm256_blendv_ps(if_false, if_true, mask); }
-
-template <OptimizerKind K>
-inline __m256 update8(const VHyper& h, __m256 g, __m256 p, __m256& s1, __m256& s1b, __m256& s2) {
-  g = mul(g, h.gnorm);
-  if constexpr (!decoupled_decay(K)) g = add(g, mul(h.wd, p));
-  if constexpr (K == OptimizerKind::kAdam || K == OptimizerKind::kLamb) {
-    s1 = add(mul(h.b1, s1), mul(h.omb1, g));
-    s2 = add(mul(h.b2, s2), mul(h.omb2, mul(g, g)));
-    return mul(h.ratio, div(s1, add(_mm256_sqrt_ps(s2), h.eps_b2)));
-  } else if constexpr (K == OptimizerKind::kAdEMAMix) {
-    s1 = add(mul(h.b1, s1), mul(h.omb1, g));
-    s1b = add(mul(h.b3, s1b), mul(h.omb3, g));
-    s2 = add(mul(h.b2, s2), mul(h.omb2, mul(g, g)));
-    return div(add(div(s1, h.bias1), mul(h.alpha, s1b)), add(div(_mm256_sqrt_ps(s2), h.bias2), h.eps));
-  } else if constexpr (K == OptimizerKind::kMomentum || K == OptimizerKind::kLars) {
-    s1 = h.first_step ? g : add(mul(h.b1, s1), g);
-    return s1;
-  } else if constexpr (K == OptimizerKind::kRMSprop) {
-    s1 = add(mul(h.b1, s1), mul(h.omb1, mul(g, g)));
-    return div(g, add(_mm256_sqrt_ps(s1), h.eps));
-  } else if constexpr (K == OptimizerKind::kAdagrad) {
-    s1 = add(s1, mul(g, g));
-    return div(g, add(_mm256_sqrt_ps(s1), h.eps));
-  } else {  // kLion
-    const __m256 c = add(mul(h.b1, s1), mul(h.omb1, g));
-    s1 = add(mul(h.b2, s1), mul(h.omb2, g));
-    const __m256 zero = _mm256_setzero_ps();
-    const __m256 u = _mm256_and_ps(_mm256_cmp_ps(c, zero, _CMP_GT_OQ), _mm256_set1_ps(1.0f));
-    return select(_mm256_cmp_ps(c, zero, _CMP_LT_OQ), u, _mm256_set1_ps(-1.0f));
-  }
-}
-
-template <OptimizerKind K>
-inline __m256 apply8(const VHyper& h, __m256 p, __m256 u) {
-  if constexpr (decoupled_decay(K)) p = mul(p, h.decay);
-  return _mm256_sub_ps(p, mul(h.lr_scale, u));
-}
 
 inline __m256 valid_mask(int64_t count) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -266,8 +221,8 @@ void update_8bit_blocks8(const Optimizer8bitArgs& a, int64_t block_begin, int64_
       const __m256 o1b = kMix ? dequant8(q1b + j, count, a.qmap1, am1b) : _mm256_setzero_ps();
       const __m256 o2 = kTwo ? dequant8(q2 + j, count, a.qmap2, am2) : _mm256_setzero_ps();
       __m256 s1 = o1, s1b = o1b, s2 = o2;
-      const __m256 u = update8<K>(h, _mm256_and_ps(act, gi), pi, s1, s1b, s2);
-      store_masked(p + start + j, apply8<K>(h, pi, u), act, count);
+      const __m256 u = update_lanes<K>(h, _mm256_and_ps(act, gi), pi, s1, s1b, s2);
+      store_masked(p + start + j, apply_lanes<K>(h, pi, u), act, count);
       // lanes past the end hold 0, so they leave the absmax alone
       const __m256 n1 = _mm256_and_ps(valid, select(act, o1, s1));
       _mm256_store_ps(v1 + j, n1);
@@ -321,8 +276,8 @@ void update_32bit8(const Optimizer32bitArgs& a, int64_t begin, int64_t end) {
     __m256 s1 = load_state<T>(a.state1 + i, count);
     __m256 s1b = kMix ? load_state<T>(a.state1 + a.n + i, count) : _mm256_setzero_ps();
     __m256 s2 = kTwo ? load_state<T>(a.state2 + i, count) : _mm256_setzero_ps();
-    const __m256 u = update8<K>(h, _mm256_and_ps(act, gi), pi, s1, s1b, s2);
-    store_masked(p + i, apply8<K>(h, pi, u), act, count);
+    const __m256 u = update_lanes<K>(h, _mm256_and_ps(act, gi), pi, s1, s1b, s2);
+    store_masked(p + i, apply_lanes<K>(h, pi, u), act, count);
     store_masked(a.state1 + i, s1, act, count);
     if constexpr (kMix) store_masked(a.state1 + a.n + i, s1b, act, count);
     if constexpr (kTwo) store_masked(a.state2 + i, s2, act, count);

@@ -1,6 +1,6 @@
 // AVX-512 path of the CPU optimizer kernels, 16 lanes. The update is the
-// per-element math of common/optimizer.h written with intrinsics in the same
-// operation order (no contraction), so results equal the scalar path bit for bit.
+// per-element math of optimizer_update_lanes.h (shared with AVX2; equal to the
+// scalar path bit for bit) over these traits.
 // 8-bit blocks: the old states are dequantized a block at a time with VBMI byte
 // permutes (else from the map held in registers), updated, and requantized with
 // the exact bucket table of optimizer_update.h (one gather and one compare per
@@ -16,7 +16,6 @@
 #include <cstring>
 
 #include "cpu_features.h"
-#include "optimizer_update_impl.h"
 #include "simd_avx512.h"
 
 namespace bnb::cpu {
@@ -24,75 +23,28 @@ namespace {
 
 using namespace avx512;
 
-// The scalars of OptimizerHyper as the scalar path forms them, broadcast.
-struct VHyper {
-  __m512 b1, omb1, b2, omb2, b3, omb3, alpha, eps, wd, gnorm, ratio, eps_b2, bias1, bias2, decay, lr_scale;
-  bool first_step;
-};
-
-inline VHyper make_vhyper(const OptimizerHyper& h, float scale) {
-  VHyper v;
-  v.b1 = _mm512_set1_ps(h.beta1);
-  v.omb1 = _mm512_set1_ps(1.0f - h.beta1);
-  v.b2 = _mm512_set1_ps(h.beta2);
-  v.omb2 = _mm512_set1_ps(1.0f - h.beta2);
-  v.b3 = _mm512_set1_ps(h.beta3);
-  v.omb3 = _mm512_set1_ps(1.0f - h.beta3);
-  v.alpha = _mm512_set1_ps(h.alpha);
-  v.eps = _mm512_set1_ps(h.eps);
-  v.wd = _mm512_set1_ps(h.weight_decay);
-  v.gnorm = _mm512_set1_ps(h.gnorm_scale);
-  v.ratio = _mm512_set1_ps(h.bias2 / h.bias1);
-  v.eps_b2 = _mm512_set1_ps(h.eps * h.bias2);
-  v.bias1 = _mm512_set1_ps(h.bias1);
-  v.bias2 = _mm512_set1_ps(h.bias2);
-  v.decay = _mm512_set1_ps(1.0f - h.lr * h.weight_decay);
-  v.lr_scale = _mm512_set1_ps(h.lr * scale);
-  v.first_step = h.step == 1;
-  return v;
-}
-
-inline __m512 add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
-inline __m512 mul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
-inline __m512 div(__m512 a, __m512 b) { return _mm512_div_ps(a, b); }
-
-// update_element<K>() of common/optimizer.h, 16 lanes.
-template <OptimizerKind K>
-inline __m512 update16(const VHyper& h, __m512 g, __m512 p, __m512& s1, __m512& s1b, __m512& s2) {
-  g = mul(g, h.gnorm);
-  if constexpr (!decoupled_decay(K)) g = add(g, mul(h.wd, p));
-  if constexpr (K == OptimizerKind::kAdam || K == OptimizerKind::kLamb) {
-    s1 = add(mul(h.b1, s1), mul(h.omb1, g));
-    s2 = add(mul(h.b2, s2), mul(h.omb2, mul(g, g)));
-    return mul(h.ratio, div(s1, add(_mm512_sqrt_ps(s2), h.eps_b2)));
-  } else if constexpr (K == OptimizerKind::kAdEMAMix) {
-    s1 = add(mul(h.b1, s1), mul(h.omb1, g));
-    s1b = add(mul(h.b3, s1b), mul(h.omb3, g));
-    s2 = add(mul(h.b2, s2), mul(h.omb2, mul(g, g)));
-    return div(add(div(s1, h.bias1), mul(h.alpha, s1b)), add(div(_mm512_sqrt_ps(s2), h.bias2), h.eps));
-  } else if constexpr (K == OptimizerKind::kMomentum || K == OptimizerKind::kLars) {
-    s1 = h.first_step ? g : add(mul(h.b1, s1), g);
-    return s1;
-  } else if constexpr (K == OptimizerKind::kRMSprop) {
-    s1 = add(mul(h.b1, s1), mul(h.omb1, mul(g, g)));
-    return div(g, add(_mm512_sqrt_ps(s1), h.eps));
-  } else if constexpr (K == OptimizerKind::kAdagrad) {
-    s1 = add(s1, mul(g, g));
-    return div(g, add(_mm512_sqrt_ps(s1), h.eps));
-  } else {  // kLion
-    const __m512 c = add(mul(h.b1, s1), mul(h.omb1, g));
-    s1 = add(mul(h.b2, s1), mul(h.omb2, g));
-    const __m512 zero = _mm512_setzero_ps();
-    __m512 u = _mm512_mask_mov_ps(zero, _mm512_cmp_ps_mask(c, zero, _CMP_GT_OQ), _mm512_set1_ps(1.0f));
+struct Isa {
+  using vec = __m512;
+  static vec set1(float x) { return _mm512_set1_ps(x); }
+  static vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
+  static vec sub(vec a, vec b) { return _mm512_sub_ps(a, b); }
+  static vec mul(vec a, vec b) { return _mm512_mul_ps(a, b); }
+  static vec div(vec a, vec b) { return _mm512_div_ps(a, b); }
+  static vec sqrt(vec a) { return _mm512_sqrt_ps(a); }
+  static vec sign(vec c) {
+    const vec zero = _mm512_setzero_ps();
+    const vec u = _mm512_mask_mov_ps(zero, _mm512_cmp_ps_mask(c, zero, _CMP_GT_OQ), _mm512_set1_ps(1.0f));
     return _mm512_mask_mov_ps(u, _mm512_cmp_ps_mask(c, zero, _CMP_LT_OQ), _mm512_set1_ps(-1.0f));
   }
-}
+};
 
-template <OptimizerKind K>
-inline __m512 apply16(const VHyper& h, __m512 p, __m512 u) {
-  if constexpr (decoupled_decay(K)) p = mul(p, h.decay);
-  return _mm512_sub_ps(p, mul(h.lr_scale, u));
-}
+}  // namespace
+}  // namespace bnb::cpu
+
+#include "optimizer_update_lanes.h"
+
+namespace bnb::cpu {
+namespace {
 
 inline __mmask16 active16(bool skip_zeros, __m512 g, __mmask16 valid) {
   const __m512 zero = _mm512_setzero_ps();
@@ -398,8 +350,8 @@ void update_8bit_blocks16(const Optimizer8bitArgs& a, int64_t block_begin, int64
       const __m512 o1b = !kMix ? zero : vbmi ? _mm512_load_ps(v1b + j) : dequant16(q1b + j, valid, map1, am1b);
       const __m512 o2 = !kTwo ? zero : vbmi ? _mm512_load_ps(v2 + j) : dequant16(q2 + j, valid, map2, am2);
       __m512 s1 = o1, s1b = o1b, s2 = o2;
-      const __m512 u = update16<K>(h, _mm512_maskz_mov_ps(act, gi), pi, s1, s1b, s2);
-      store16(p + start + j, apply16<K>(h, pi, u), act);
+      const __m512 u = update_lanes<K>(h, _mm512_maskz_mov_ps(act, gi), pi, s1, s1b, s2);
+      store16(p + start + j, apply_lanes<K>(h, pi, u), act);
       // lanes past the end hold 0, so they leave the absmax alone
       const __m512 n1 = _mm512_maskz_mov_ps(valid, _mm512_mask_mov_ps(o1, act, s1));
       _mm512_store_ps(v1 + j, n1);
@@ -448,8 +400,8 @@ void update_32bit16(const Optimizer32bitArgs& a, int64_t begin, int64_t end) {
     __m512 s1 = _mm512_maskz_loadu_ps(valid, a.state1 + i);
     __m512 s1b = kMix ? _mm512_maskz_loadu_ps(valid, a.state1 + a.n + i) : _mm512_setzero_ps();
     __m512 s2 = kTwo ? _mm512_maskz_loadu_ps(valid, a.state2 + i) : _mm512_setzero_ps();
-    const __m512 u = update16<K>(h, _mm512_maskz_mov_ps(act, gi), pi, s1, s1b, s2);
-    store16(p + i, apply16<K>(h, pi, u), act);
+    const __m512 u = update_lanes<K>(h, _mm512_maskz_mov_ps(act, gi), pi, s1, s1b, s2);
+    store16(p + i, apply_lanes<K>(h, pi, u), act);
     _mm512_mask_storeu_ps(a.state1 + i, act, s1);
     if constexpr (kMix) _mm512_mask_storeu_ps(a.state1 + a.n + i, act, s1b);
     if constexpr (kTwo) _mm512_mask_storeu_ps(a.state2 + i, act, s2);
