@@ -16,7 +16,7 @@
 #include "../../common/dispatch.h"
 #include "amx_tiles.h"
 #include "int8_gemm.h"
-#include "int8_gemm_buffers.h"
+#include "int8_gemm_simd.h"
 #include "simd_avx512.h"
 
 #if defined(__x86_64__)
@@ -244,16 +244,8 @@ bool int8_amx_available() {
 }
 
 void int8_gemm_amx(const Int8GemmArgs& a, int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
-  if (m_begin >= m_end || n_begin >= n_end) return;
-  if (a.K == 0) {
-    int8_gemm_scalar(a, m_begin, m_end, n_begin, n_end);
-    return;
-  }
-  if (a.out_i32) {
-    run<int32_t>(a, m_begin, m_end, n_begin, n_end);
-    return;
-  }
-  dispatch_dtype(a.dtype, [&](auto tag) { run<typename decltype(tag)::type>(a, m_begin, m_end, n_begin, n_end); });
+  int8_gemm_entry(a, m_begin, m_end, n_begin, n_end,
+                  [&](auto t) { run<typename decltype(t)::type>(a, m_begin, m_end, n_begin, n_end); });
 }
 
 }  // namespace bnb::cpu

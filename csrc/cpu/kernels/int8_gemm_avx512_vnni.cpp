@@ -13,7 +13,7 @@
 
 #include "../../common/dispatch.h"
 #include "int8_gemm.h"
-#include "int8_gemm_buffers.h"
+#include "int8_gemm_simd.h"
 #include "simd_avx512.h"
 
 namespace bnb::cpu {
@@ -203,16 +203,7 @@ void run(const Int8GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) 
       for (int64_t r = 0; r < rows; r += kMR) {
         const int8_t* ap = apack + r / kMR * group_bytes;
         const int64_t m = mb + r;
-        switch (std::min<int64_t>(kMR, rows - r)) {
-          case 8: tile<8, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          case 7: tile<7, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          case 6: tile<6, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          case 5: tile<5, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          case 4: tile<4, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          case 3: tile<3, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          case 2: tile<2, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
-          default: tile<1, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); break;
-        }
+        with_rows<kMR>(rows - r, [&](auto R) { tile<R, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); });
       }
     }
   }
@@ -221,16 +212,8 @@ void run(const Int8GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) 
 }  // namespace
 
 void int8_gemm_avx512_vnni(const Int8GemmArgs& a, int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
-  if (m_begin >= m_end || n_begin >= n_end) return;
-  if (a.K == 0) {
-    int8_gemm_scalar(a, m_begin, m_end, n_begin, n_end);
-    return;
-  }
-  if (a.out_i32) {
-    run<int32_t>(a, m_begin, m_end, n_begin, n_end);
-    return;
-  }
-  dispatch_dtype(a.dtype, [&](auto tag) { run<typename decltype(tag)::type>(a, m_begin, m_end, n_begin, n_end); });
+  int8_gemm_entry(a, m_begin, m_end, n_begin, n_end,
+                  [&](auto t) { run<typename decltype(t)::type>(a, m_begin, m_end, n_begin, n_end); });
 }
 
 }  // namespace bnb::cpu
