@@ -29,12 +29,7 @@ struct Isa {
   static vec set1(float x) { return _mm256_set1_ps(x); }
   static vec fmadd(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
   static vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
-  static float hsum(vec v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-  }
+  static float hsum(vec v) { return avx2::hsum(v); }
 
   struct Code {
     __m256 lo, hi;  // code[0..7], code[8..15]

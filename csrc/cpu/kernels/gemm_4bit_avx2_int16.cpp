@@ -22,6 +22,7 @@
 #include <type_traits>
 
 #include "gemm_4bit.h"
+#include "simd_avx2.h"
 
 namespace bnb::cpu {
 namespace {
@@ -43,10 +44,6 @@ float code_max(const float* code) {
   float m = 0.0f;
   for (int i = 0; i < 16; ++i) m = std::isfinite(code[i]) ? std::max(m, std::fabs(code[i])) : NAN;
   return m;
-}
-
-int16_t int16_code(const float* code, int i) {
-  return static_cast<int16_t>(std::lrint(code[i] * (kCodeMax / code_max(code))));
 }
 
 bool supports(const Gemm4bitArgs& a) {
@@ -71,14 +68,8 @@ int64_t workspace_bytes(const Gemm4bitArgs& a) { return a.M * (a.K * 2 + a.K / k
 
 // One group of a row: 64 values to int16 (same order); returns the group's scale, or NaN if one is not finite.
 float quantize_group(const float (&v)[kGroup], float code_factor, int16_t* q) {
-  __m256 amax = _mm256_setzero_ps();
-  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
-  for (int i = 0; i < kGroup; i += 8) amax = _mm256_max_ps(amax, _mm256_and_ps(_mm256_loadu_ps(v + i), abs_mask));
-  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
-  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-  const float m = std::max(_mm_cvtss_f32(m4), _mm_cvtss_f32(_mm_movehdup_ps(m4)));
-  bool finite = std::isfinite(m);
-  for (int i = 0; i < kGroup && finite; ++i) finite = !std::isnan(v[i]);  // max_ps drops NaN operands
+  const float m = avx2::block_absmax<true>(v, kGroup);  // NaN if one is
+  const bool finite = std::isfinite(m);
   if (!finite || m == 0.0f) {
     std::fill(q, q + kGroup, int16_t{0});
     return finite ? 0.0f : NAN;
@@ -159,9 +150,10 @@ struct Tables {
 };
 
 Tables tables(const float* code) {
+  const float factor = kCodeMax / code_max(code);
   alignas(32) uint8_t lo[32], hi[32];
   for (int i = 0; i < 16; ++i) {
-    const auto w = static_cast<uint16_t>(int16_code(code, i));
+    const auto w = static_cast<uint16_t>(static_cast<int16_t>(std::lrint(code[i] * factor)));
     lo[i] = lo[i + 16] = static_cast<uint8_t>(w & 0xFF);
     hi[i] = hi[i + 16] = static_cast<uint8_t>(w >> 8);
   }
@@ -216,13 +208,7 @@ template <typename T, int MR, bool kHalves>
   T* out = static_cast<T*>(a.out);
   const float bias = a.bias != nullptr ? a.bias[n] : 0.0f;
 #pragma GCC unroll 4
-  for (int m = 0; m < MR; ++m) {
-    const __m256 v = total[m];
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    out[(m0 + m) * a.N + n] = from_f32<T>(_mm_cvtss_f32(s) + bias);
-  }
+  for (int m = 0; m < MR; ++m) out[(m0 + m) * a.N + n] = from_f32<T>(avx2::hsum(total[m]) + bias);
 }
 
 // run(): columns of 16 weight rows (a group's weights stay in cache across the batch rows) x batch rows in 4s,
