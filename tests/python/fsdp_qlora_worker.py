@@ -270,12 +270,18 @@ def bad_input_cases() -> dict:
 
 def main(mode: str, out_dir: str, ckpt: str | None = None) -> None:
     dist.init_process_group("gloo")
-    result = train(out_dir) if mode == "train" else resume(ckpt)
-    rank, world = rank_and_world()
-    result["world_size"] = world
-    with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
-        json.dump(result, f, indent=1)
-    dist.destroy_process_group()
+    try:
+        result = train(out_dir) if mode == "train" else resume(ckpt)
+        rank, world = rank_and_world()
+        result["world_size"] = world
+        with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
+            json.dump(result, f, indent=1)
+        # every rank done with its collectives before any tears the group down: a gloo worker thread
+        # still talking to a rank that already left aborts the process ("terminate called without an
+        # active exception")
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
