@@ -17,12 +17,20 @@ struct TileConfig {
   uint8_t rows[16];
 };
 
-// Tiles 0-7 as 16 rows of 64 bytes each, on the calling thread.
-inline void configure_tiles() {
+constexpr TileConfig full_tiles() {
   TileConfig cfg{};
   cfg.palette_id = 1;
   for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
-  _tile_loadconfig(&cfg);
+  return cfg;
+}
+
+// Tiles 0-7 as 16 rows of 64 bytes each, on the calling thread. The configuration is a constant in static
+// storage: GCC's _tile_loadconfig declares only 8 bytes of its operand as read, so a configuration built on
+// the stack may lose its other stores once inlined (seen with GCC 12 at -O3: ldtilecfg read uninitialized
+// bytes and faulted).
+inline void configure_tiles() {
+  alignas(64) static constexpr TileConfig kFullTiles = full_tiles();
+  _tile_loadconfig(&kFullTiles);
 }
 
 }  // namespace bnb::cpu::amx
