@@ -178,35 +178,8 @@ void run(const Int8GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) 
     small_m<T>(a, m0, m1, n0, n1);
     return;
   }
-  static thread_local ScratchBuffer bbuf, abuf, sbuf;
-  const int64_t k4n = (a.K + 3) / 4;
-  const int64_t panel_bytes = k4n * kNR * 4;
-  const int64_t panels = (n1 - n0 + kNR - 1) / kNR;
-  auto* bp = static_cast<uint8_t*>(bbuf.get(static_cast<size_t>(panels * panel_bytes)));
-  if (!bp) throw std::bad_alloc();
-  for (int64_t p = 0; p < panels; ++p) pack_panel(a, n0 + p * kNR, n1, k4n, bp + p * panel_bytes);
-
-  const int64_t group_bytes = k4n * kMR * 4;
-  const int64_t mc = int8_gemm_block_rows(k4n * 4, kMR);
-  auto* rowsum = static_cast<int32_t*>(sbuf.get(static_cast<size_t>(mc) * sizeof(int32_t)));
-  auto* apack = static_cast<int8_t*>(abuf.get(static_cast<size_t>(mc / kMR * group_bytes)));
-  if (!rowsum || !apack) throw std::bad_alloc();
-
-  for (int64_t mb = m0; mb < m1; mb += mc) {
-    const int64_t rows = std::min(mc, m1 - mb);
-    for (int64_t r = 0; r < rows; r += kMR)
-      pack_rows(a, mb + r, std::min<int64_t>(kMR, rows - r), k4n, apack + r / kMR * group_bytes, rowsum + r);
-    for (int64_t p = 0; p < panels; ++p) {
-      const uint8_t* panel = bp + p * panel_bytes;
-      const int64_t pn = n0 + p * kNR;
-      const int64_t pn_end = std::min(pn + kNR, n1);
-      for (int64_t r = 0; r < rows; r += kMR) {
-        const int8_t* ap = apack + r / kMR * group_bytes;
-        const int64_t m = mb + r;
-        with_rows<kMR>(rows - r, [&](auto R) { tile<R, T>(a, ap, rowsum + r, panel, k4n, m, pn, pn_end); });
-      }
-    }
-  }
+  int8_gemm_blocked<kNR, kMR>(a, m0, m1, n0, n1, pack_panel, pack_rows,
+                              [&](auto R, auto... args) { tile<decltype(R)::value, T>(a, args...); });
 }
 
 }  // namespace
