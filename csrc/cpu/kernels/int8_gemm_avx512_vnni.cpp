@@ -24,47 +24,9 @@ using namespace avx512;
 constexpr int kNR = 32;  // columns per panel
 constexpr int kMR = 8;   // rows per register tile
 
-// d[k4 * 32 + j] = word k4 of row j (of 32 rows `ld` bytes apart) ^ x, for k4 < kfull: two
-// 16-lane gathers per k4 instead of 32 scattered stores.
-inline void gather_panel(const int8_t* rows, int64_t ld, int64_t kfull, uint32_t* d, __m512i x) {
-  const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-  const __m512i idx0 = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(ld)));
-  const __m512i idx1 = _mm512_add_epi32(idx0, _mm512_set1_epi32(static_cast<int>(16 * ld)));
-  for (int64_t k4 = 0; k4 < kfull; ++k4) {
-    const __m512i off = _mm512_set1_epi32(static_cast<int>(4 * k4));
-    const __m512i v0 = _mm512_i32gather_epi32(_mm512_add_epi32(idx0, off), rows, 1);
-    const __m512i v1 = _mm512_i32gather_epi32(_mm512_add_epi32(idx1, off), rows, 1);
-    _mm512_store_si512(d + k4 * 32, _mm512_xor_si512(v0, x));
-    _mm512_store_si512(d + k4 * 32 + 16, _mm512_xor_si512(v1, x));
-  }
-}
-
 // Panel of B rows [n0, n0 + 32) -> dst[k4][j][t] = B[n0 + j][4 k4 + t] + 128, zero padded.
 void pack_panel(const Int8GemmArgs& a, int64_t n0, int64_t n_end, int64_t k4n, uint8_t* dst) {
-  const int64_t cols = std::min<int64_t>(kNR, n_end - n0);
-  const int64_t kfull = a.K / 4;
-  uint32_t* d = reinterpret_cast<uint32_t*>(dst);
-  if (cols < kNR || kfull < k4n) std::memset(dst, 0, static_cast<size_t>(k4n) * kNR * 4);
-  if (cols == kNR && a.K < (int64_t{1} << 26)) {  // full panel, int32 gather offsets
-    gather_panel(a.B + n0 * a.K, a.K, kfull, d, _mm512_set1_epi32(static_cast<int>(0x80808080u)));
-  } else {
-    for (int64_t j = 0; j < cols; ++j) {
-      const int8_t* src = a.B + (n0 + j) * a.K;
-      for (int64_t k4 = 0; k4 < kfull; ++k4) {
-        uint32_t w;
-        std::memcpy(&w, src + 4 * k4, 4);
-        d[k4 * kNR + j] = w ^ 0x80808080u;
-      }
-    }
-  }
-  for (int64_t j = 0; j < cols; ++j) {
-    const int8_t* src = a.B + (n0 + j) * a.K;
-    if (kfull < k4n) {
-      uint8_t tail[4] = {0, 0, 0, 0};
-      for (int64_t k = kfull * 4; k < a.K; ++k) tail[k - kfull * 4] = static_cast<uint8_t>(src[k] ^ 0x80);
-      std::memcpy(&d[kfull * kNR + j], tail, 4);
-    }
-  }
+  pack_int8_panel32(a, n0, n_end, k4n, reinterpret_cast<uint32_t*>(dst), 0x80);
 }
 
 // A row group packed as [K/4][8][4] bytes: one 32-byte step per 4 k, read front to back.

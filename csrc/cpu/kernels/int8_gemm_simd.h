@@ -1,12 +1,15 @@
 // Shared pieces of the SIMD int8 GEMM paths (int8_gemm_{avx2,avx_vnni,
 // avx512_vnni,amx}.cpp): the scratch block size, the entry checks and dtype
-// dispatch, the register-tile row dispatch, and the blocked driver of the two
-// VNNI paths. In an anonymous namespace: every file compiles its own copy with
-// its own ISA flags.
+// dispatch, the register-tile row dispatch, the blocked driver of the two
+// VNNI paths, and (AVX-512 files) the 32-column B panel of AVX512-VNNI and AMX. In an anonymous namespace: every file
+// compiles its own copy with its own ISA flags.
 #pragma once
+
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <new>
 #include <type_traits>
 
@@ -85,6 +88,47 @@ void int8_gemm_blocked(const Int8GemmArgs& a, int64_t m0, int64_t m1, int64_t n0
     }
   }
 }
+
+#if defined(__AVX512F__)
+// Panel of B rows [n0, n0 + 32) -> d[k4 * 32 + j] = bytes 4 k4 .. 4 k4 + 3 of row n0 + j, each byte xor flip
+// (0, or 0x80 to read signed bytes as unsigned + 128); the bytes past K and the rows past n_end are 0. A full
+// panel takes two 16-lane gathers per k4 instead of 32 scattered stores.
+inline void pack_int8_panel32(const Int8GemmArgs& a, int64_t n0, int64_t n_end, int64_t k4n, uint32_t* d,
+                              uint8_t flip) {
+  const int64_t cols = std::min<int64_t>(32, n_end - n0);
+  const int64_t kfull = a.K / 4;
+  const uint32_t flip4 = flip * 0x01010101u;
+  if (cols < 32 || kfull < k4n) std::memset(d, 0, static_cast<size_t>(k4n) * 32 * 4);
+  if (cols == 32 && a.K < (int64_t{1} << 26)) {  // int32 gather offsets
+    const int8_t* rows = a.B + n0 * a.K;
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i idx0 = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(a.K)));
+    const __m512i idx1 = _mm512_add_epi32(idx0, _mm512_set1_epi32(static_cast<int>(16 * a.K)));
+    const __m512i x = _mm512_set1_epi32(static_cast<int>(flip4));
+    for (int64_t k4 = 0; k4 < kfull; ++k4) {
+      const __m512i off = _mm512_set1_epi32(static_cast<int>(4 * k4));
+      const __m512i v0 = _mm512_i32gather_epi32(_mm512_add_epi32(idx0, off), rows, 1);
+      const __m512i v1 = _mm512_i32gather_epi32(_mm512_add_epi32(idx1, off), rows, 1);
+      _mm512_store_si512(d + k4 * 32, _mm512_xor_si512(v0, x));
+      _mm512_store_si512(d + k4 * 32 + 16, _mm512_xor_si512(v1, x));
+    }
+  } else {
+    for (int64_t j = 0; j < cols; ++j)
+      for (int64_t k4 = 0; k4 < kfull; ++k4) {
+        uint32_t w;
+        std::memcpy(&w, a.B + (n0 + j) * a.K + 4 * k4, 4);
+        d[k4 * 32 + j] = w ^ flip4;
+      }
+  }
+  if (kfull * 4 < a.K)
+    for (int64_t j = 0; j < cols; ++j) {
+      uint8_t tail[4] = {0, 0, 0, 0};
+      for (int64_t k = kfull * 4; k < a.K; ++k)
+        tail[k - kfull * 4] = static_cast<uint8_t>(a.B[(n0 + j) * a.K + k]) ^ flip;
+      std::memcpy(&d[kfull * 32 + j], tail, 4);
+    }
+}
+#endif
 
 }  // namespace
 }  // namespace bnb::cpu
