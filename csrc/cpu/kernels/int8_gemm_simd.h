@@ -1,8 +1,9 @@
 // Shared pieces of the SIMD int8 GEMM paths (int8_gemm_{avx2,avx_vnni,
 // avx512_vnni,amx}.cpp): the scratch block size, the entry checks and dtype
 // dispatch, the register-tile row dispatch, the blocked driver of the two
-// VNNI paths, and (AVX-512 files) the 32-column B panel of AVX512-VNNI and AMX. In an anonymous namespace: every file
-// compiles its own copy with its own ISA flags.
+// VNNI paths, and (in AVX-512 files) the 32-column B panel of the AVX512-VNNI
+// and AMX paths. In an anonymous namespace: every file compiles its own copy
+// with its own ISA flags.
 #pragma once
 
 #include <immintrin.h>
