@@ -140,7 +140,10 @@ step "GPU benchmarks"
 say ""
 say "## Benchmarks"
 : >"$OUT_DIR/bench.log"
-if [[ -f benchmarks/gpu/run.py ]]; then
+if ((DRY)); then
+  say ""
+  say "benchmarks: not run in a dry run (they need a GPU)"
+elif [[ -f benchmarks/gpu/run.py ]]; then
   # run.py writes one markdown report, rewritten after each section (a timeout keeps
   # what was measured); --quick when less than 3 minutes are left.
   quick=(); (($(left 600) < 180)) && quick=(--quick)
