@@ -55,7 +55,8 @@ inline int64_t shape_numel(const char* op, const char* arg, c10::IntArrayRef sha
   int64_t n = 1;
   for (const int64_t d : shape) {
     TORCH_CHECK_VALUE(d >= 0, "bitsandbytes::", op, ": ", arg, " has a negative dimension: ", shape);
-    n *= d;
+    TORCH_CHECK_VALUE(!__builtin_mul_overflow(n, d, &n), "bitsandbytes::", op, ": ", arg, " ", shape,
+                      " has more elements than an int64 counts");
   }
   return n;
 }

@@ -170,6 +170,15 @@ inline std::vector<int64_t> gemm_4bit_out_shape(const char* op, const at::Tensor
   return shape;
 }
 
+// The output of a 4-bit matmul, allocated only once shapeB is checked against A and against B's size (a
+// mismatched shapeB would otherwise ask for any amount of memory first).
+inline at::Tensor empty_gemm_4bit_output(const char* op, const at::Tensor& A, const at::Tensor& B,
+                                         c10::IntArrayRef shapeB) {
+  const std::vector<int64_t> shape = gemm_4bit_out_shape(op, A, shapeB);
+  check_packed_4bit_size(op, "B", B, "shapeB", shape_numel(op, "shapeB", shapeB));
+  return at::empty(shape, A.options());
+}
+
 // Shared by gemv_4bit (code given, plain absmax) and gemm_4bit (quant_type, optional nested absmax and bias).
 // `out` must already have the checked shape and dtype.
 inline PreparedGemm4bit prepare_gemm_4bit(const char* op, const at::Tensor& A, const at::Tensor& B,
@@ -182,7 +191,7 @@ inline PreparedGemm4bit prepare_gemm_4bit(const char* op, const at::Tensor& A, c
   check_4bit_blocksize(op, blocksize);
   const DType dtype = to_dtype(op, "A", A.scalar_type());
   const std::vector<int64_t> out_shape = gemm_4bit_out_shape(op, A, shapeB);
-  const int64_t N = shapeB[0], K = shapeB[1], n = N * K;
+  const int64_t N = shapeB[0], K = shapeB[1], n = shape_numel(op, "shapeB", shapeB);
   check_same_device(op, "B", B, A);
   PreparedGemm4bit p;
   p.bytes = packed_4bit_bytes(op, "B", B, "shapeB", n);

@@ -128,7 +128,7 @@ BNB_HOST_DEVICE inline constexpr uint8_t pack_nibbles(uint8_t even, uint8_t odd)
 }
 BNB_HOST_DEVICE inline constexpr uint8_t high_nibble(uint8_t b) { return b >> 4; }
 BNB_HOST_DEVICE inline constexpr uint8_t low_nibble(uint8_t b) { return b & 0xF; }
-inline constexpr int64_t packed_4bit_bytes(int64_t n) { return (n + 1) / 2; }
+inline constexpr int64_t packed_4bit_bytes(int64_t n) { return n / 2 + (n & 1); }  // n + 1 may overflow
 
 // ---------------------------------------------------------------------------
 // Block geometry

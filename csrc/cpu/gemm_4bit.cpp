@@ -13,7 +13,7 @@ at::Tensor gemm_4bit_cpu(const at::Tensor& A, const at::Tensor& B, c10::IntArray
   constexpr const char* op = "gemm_4bit";
   const QuantType qt = parse_quant_type(op, quant_type);
   to_dtype(op, "A", A.scalar_type());
-  at::Tensor out = at::empty(gemm_4bit_out_shape(op, A, shapeB), A.options());
+  at::Tensor out = empty_gemm_4bit_output(op, A, B, shapeB);
   const PreparedGemm4bit p = prepare_gemm_4bit(op, A, B, shapeB, absmax, nullptr, blocksize, qt, bias, absmax_8bit,
                                                absmax_code, absmax_offset, out);
   cpu::run_gemm_4bit(p);

@@ -15,7 +15,7 @@ void gemv_4bit_out_cpu(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRe
 at::Tensor gemv_4bit_cpu(const at::Tensor& A, const at::Tensor& B, c10::IntArrayRef shapeB, const at::Tensor& absmax,
                          const at::Tensor& code, int64_t blocksize) {
   to_dtype("gemv_4bit", "A", A.scalar_type());
-  at::Tensor out = at::empty(gemm_4bit_out_shape("gemv_4bit", A, shapeB), A.options());
+  at::Tensor out = empty_gemm_4bit_output("gemv_4bit", A, B, shapeB);
   gemv_4bit_out_cpu(A, B, shapeB, absmax, code, blocksize, out);
   return out;
 }

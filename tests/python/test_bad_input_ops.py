@@ -289,7 +289,11 @@ OPS: dict[str, Op] = {
             "absmax": [META, SHRINK, STRIDED, *dtypes_but(torch.float32)],
             "blocksize": BAD_BLOCKSIZE_4BIT,
             "quant_type": BAD_QUANT_TYPE,
-            "shape": [("grow", lambda s: [s[0] + 1, s[1]]), ("negative", lambda s: [-s[0], s[1]])],
+            "shape": [
+                ("grow", lambda s: [s[0] + 1, s[1]]),
+                ("negative", lambda s: [-s[0], s[1]]),
+                ("past int64", lambda s: [2**40, 2**40]),  # the product wraps to 0
+            ],
             "dtype": BAD_OUT_DTYPE,
         },
         params=PARAMS_4BIT,
@@ -324,7 +328,12 @@ OPS: dict[str, Op] = {
         spoilers={
             "A": [META, STRIDED, SHRINK, *dtypes_but(*FLOATS)],
             "B": [META, STRIDED, ("shrink", lambda t: t[:-1])],
-            "shapeB": [("3 entries", lambda s: [*s, 1]), ("grow", lambda s: [s[0] + 1, s[1]])],
+            "shapeB": [
+                ("3 entries", lambda s: [*s, 1]),
+                ("grow", lambda s: [s[0] + 1, s[1]]),
+                ("past int64", lambda s: [2**62, s[1]]),  # N * K overflows int64
+                ("huge", lambda s: [2**40, s[1]]),  # checked before the output is allocated
+            ],
             "absmax": [META, SHRINK, STRIDED, *dtypes_but(torch.float32)],
             "code": [META, SHRINK, *dtypes_but(torch.float32)],
             "blocksize": BAD_BLOCKSIZE_4BIT,
@@ -337,7 +346,12 @@ OPS: dict[str, Op] = {
         spoilers={
             "A": [META, STRIDED, SHRINK, *dtypes_but(*FLOATS)],
             "B": [META, STRIDED, ("shrink", lambda t: t[:-1])],
-            "shapeB": [("3 entries", lambda s: [*s, 1]), ("grow", lambda s: [s[0] + 1, s[1]])],
+            "shapeB": [
+                ("3 entries", lambda s: [*s, 1]),
+                ("grow", lambda s: [s[0] + 1, s[1]]),
+                ("past int64", lambda s: [2**62, s[1]]),  # N * K overflows int64
+                ("huge", lambda s: [2**40, s[1]]),  # checked before the output is allocated
+            ],
             "absmax": [META, SHRINK, STRIDED, *dtypes_but(torch.float32)],
             "blocksize": BAD_BLOCKSIZE_4BIT,
             "quant_type": BAD_QUANT_TYPE,
