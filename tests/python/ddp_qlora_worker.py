@@ -49,7 +49,14 @@ def main(out_dir: str) -> None:
     lora["losses"] = torch.tensor(losses)
     lora["world_size"] = torch.tensor(accelerator.num_processes)
     save_file(lora, os.path.join(out_dir, f"rank{accelerator.process_index}.safetensors"))
+    # every rank done with its collectives before the group goes (as in fsdp_qlora_worker.py: a gloo
+    # thread still talking to a rank that already left aborts the process)
+    accelerator.wait_for_everyone()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    try:
+        main(sys.argv[1])
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
