@@ -166,6 +166,19 @@ def test_linear8bitlt_int8_weight_without_scb_is_rejected_and_the_layer_unchange
     assert all(torch.equal(v, layer.state_dict()[k]) for k, v in before.items())
 
 
+def test_linear8bitlt_int8_weight_without_scb_is_rejected_by_a_layer_not_yet_quantized():
+    # A fresh layer holds a float weight until it is moved: the int8 values would be copied into it as
+    # floats (-127..127) and quantized again on .to(), a wrong layer without an error (the original
+    # accepts it so).
+    sd = _int8_layer(1).state_dict()
+    del sd["SCB"]
+    layer = Linear8bitLt(64, 32, has_fp16_weights=False)
+    before = layer.weight.detach().clone()
+    with pytest.raises(ValueError, match="has the int8 weight weight but not its row scales SCB"):
+        layer.load_state_dict(sd)
+    assert torch.equal(layer.weight, before)
+
+
 def test_linear8bitlt_float_weight_is_quantized_not_cast():
     dense = torch.nn.Linear(64, 32)
     layer = _int8_layer(2)

@@ -154,14 +154,19 @@ class Linear8bitLt(nn.Linear):
 
     def _check_checkpoint(self, state_dict, prefix) -> None:
         """Before anything of this layer is loaded: check weight_format, the weight's shape,
-        SCB (present for an int8 weight, one finite scale per row) and the bias's shape;
-        quantize a float weight for a layer that holds int8 weights."""
+        SCB (present for an int8 weight, quantized layer or not yet; one finite scale per row)
+        and the bias's shape; quantize a float weight for a layer that holds int8 weights."""
         wkey, skey, fkey, bkey = (prefix + k for k in ("weight", "SCB", "weight_format", "bias"))
         if fkey in state_dict:
             _validate.check_weight_format(state_dict.pop(fkey), fkey)
         weight, scb = state_dict.get(wkey), state_dict.get(skey)
         shape = (self.out_features, self.in_features)
         target = self._scb_target()
+        if isinstance(weight, torch.Tensor) and weight.dtype == torch.int8 and scb is None:
+            raise ValueError(
+                f"Linear8bitLt: the checkpoint has the int8 weight {wkey} but not its row scales {skey}; "
+                "without them the layer would keep scales that do not belong to the weight"
+            )
         if scb is not None and target is None:
             raise RuntimeError(
                 "Loading a quantized checkpoint into non-quantized Linear8bitLt is not supported. Please call "
@@ -177,11 +182,6 @@ class Linear8bitLt(nn.Linear):
                 # a full-precision weight: quantized as Int8Params does when the layer is moved
                 weight, scb, _ = F8.int8_vectorwise_quant(weight.to(device=target.device, dtype=torch.float16))
                 state_dict[wkey] = weight
-            elif scb is None:
-                raise ValueError(
-                    f"Linear8bitLt: the checkpoint has the int8 weight {wkey} but not its row scales {skey}; "
-                    "without them the layer would keep scales that do not belong to the weight"
-                )
         if scb is not None:
             state_dict[skey] = _validate.check_scb(scb, self.out_features, skey)
         bias = state_dict.get(bkey)
