@@ -179,6 +179,21 @@ def test_linear8bitlt_int8_weight_without_scb_is_rejected_by_a_layer_not_yet_qua
     assert torch.equal(layer.weight, before)
 
 
+@pytest.mark.parametrize("moved", [False, True])
+def test_linear8bitlt_float_weight_with_scb_is_rejected(moved):
+    # SCB belongs to an int8 weight: a float weight beside it is an int8 weight cast to float
+    # (values -127..127), which quantizing again would turn into a layer ~1000x off.
+    sd = _int8_layer(1).state_dict()
+    sd["weight"] = sd["weight"].half()
+    layer = Linear8bitLt(64, 32, has_fp16_weights=False)
+    if moved:
+        layer = layer.to("cpu")
+    before = layer.weight.detach().clone()
+    with pytest.raises(ValueError, match="float16 weight weight with the row scales SCB"):
+        layer.load_state_dict(sd)
+    assert torch.equal(layer.weight, before)
+
+
 def test_linear8bitlt_float_weight_is_quantized_not_cast():
     dense = torch.nn.Linear(64, 32)
     layer = _int8_layer(2)

@@ -167,6 +167,12 @@ class Linear8bitLt(nn.Linear):
                 f"Linear8bitLt: the checkpoint has the int8 weight {wkey} but not its row scales {skey}; "
                 "without them the layer would keep scales that do not belong to the weight"
             )
+        if isinstance(weight, torch.Tensor) and weight.is_floating_point() and scb is not None:
+            raise ValueError(
+                f"Linear8bitLt: the checkpoint has a {str(weight.dtype).removeprefix('torch.')} weight {wkey} with "
+                f"the row scales {skey}, which belong to an int8 weight: the int8 weight was cast to float "
+                "(a corrupted checkpoint?)"
+            )
         if scb is not None and target is None:
             raise RuntimeError(
                 "Loading a quantized checkpoint into non-quantized Linear8bitLt is not supported. Please call "
