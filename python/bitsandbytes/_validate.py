@@ -327,7 +327,12 @@ def check_optimizer_state(
 
 # ---- layers ----------------------------------------------------------------------
 def check_input_features(module: Any, x: torch.Tensor) -> None:
-    """The input's last dimension against a Linear-like module's in_features."""
+    """The input of a Linear-like module: floating point, its last dimension in_features."""
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{type(module).__name__}(in_features={module.in_features}, out_features={module.out_features}): "
+            f"the input is {x.dtype}; expected a floating-point tensor"
+        )
     if x.dim() == 0 or x.shape[-1] != module.in_features:
         raise ValueError(
             f"{type(module).__name__}(in_features={module.in_features}, out_features={module.out_features}): "

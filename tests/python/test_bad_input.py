@@ -151,6 +151,21 @@ def test_forward_with_the_wrong_feature_count_names_in_features(make):
         make()(torch.randn(2, 63))
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Linear4bit(64, 32, compute_dtype=torch.float32).to("cpu"),
+        lambda: Linear4bit(64, 32).to("cpu"),
+        lambda: Linear8bitLt(64, 32).to("cpu"),
+    ],
+)
+def test_forward_with_an_integer_input_names_its_dtype(make):
+    # nn.Linear refuses integers too; with a compute_dtype the layer would otherwise compute in float
+    # and truncate the result to int64 on the way out (the original does so)
+    with pytest.raises(TypeError, match=r"the input is torch.int64; expected a floating-point tensor"):
+        make()(torch.randint(0, 5, (2, 64)))
+
+
 def _int8_layer(seed):
     torch.manual_seed(seed)
     return Linear8bitLt(64, 32, has_fp16_weights=False).to("cpu")
