@@ -326,6 +326,24 @@ def check_optimizer_state(
 
 
 # ---- layers ----------------------------------------------------------------------
+def copy_into(func: str, arg: str, buf: Any, result: torch.Tensor) -> torch.Tensor:
+    """``buf.copy_(result)`` for a caller's result buffer (``out=``, ``absmax=``), once it is
+    checked to be a tensor of the result's shape, dtype and device: copy_ would otherwise
+    convert the values (packed bytes into floats), broadcast them, or drop them (meta)."""
+    if (
+        not isinstance(buf, torch.Tensor)
+        or buf.shape != result.shape
+        or buf.dtype != result.dtype
+        or buf.device != result.device
+    ):
+        got = f"a {tuple(buf.shape)} {buf.dtype} tensor on {buf.device}" if isinstance(buf, torch.Tensor) else repr(buf)
+        raise ValueError(
+            f"{func}: {arg} must be a {tuple(result.shape)} {result.dtype} tensor on {result.device} "
+            f"(the result it receives), got {got}"
+        )
+    return buf.copy_(result)
+
+
 def check_input_features(module: Any, x: torch.Tensor) -> None:
     """The input of a Linear-like module: floating point, its last dimension in_features."""
     if not x.is_floating_point():

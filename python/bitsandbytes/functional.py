@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from . import cextension
+from . import _validate, cextension
 from .code_maps import (  # noqa: F401  (public API)
     create_dynamic_map,
     create_fp8_map,
@@ -76,9 +76,9 @@ def quantize_blockwise(
     else:
         state = QuantState(absmax=scales, code=code.to(A.device, copy=True), blocksize=blocksize, dtype=A.dtype)
     if out is not None:
-        q = out.copy_(q)
+        q = _validate.copy_into("quantize_blockwise", "out", out, q)
     if absmax is not None:
-        state.absmax = absmax.copy_(state.absmax)
+        state.absmax = _validate.copy_into("quantize_blockwise", "absmax", absmax, state.absmax)
     return q, state
 
 
@@ -160,9 +160,9 @@ def quantize_4bit(
             absmax=scales, shape=A.shape, dtype=A.dtype, blocksize=blocksize, code=code, quant_type=quant_type
         )
     if out is not None:
-        packed = out.copy_(packed)
+        packed = _validate.copy_into("quantize_4bit", "out", out, packed)
     if absmax is not None:
-        state.absmax = absmax.copy_(state.absmax)
+        state.absmax = _validate.copy_into("quantize_4bit", "absmax", absmax, state.absmax)
     return packed, state
 
 

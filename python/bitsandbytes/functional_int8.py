@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from . import cextension
+from . import _validate, cextension
 
 __all__ = [
     "int8_double_quant",
@@ -61,9 +61,9 @@ def int8_double_quant(
         raise ValueError("int8_double_quant: col_stats must be None (precomputed statistics are not supported)")
     quant_row, quant_col, row_s, col_s, outlier_cols = _ops().int8_double_quant(A, float(threshold))
     if out_row is not None:
-        quant_row = out_row.copy_(quant_row)
+        quant_row = _validate.copy_into("int8_double_quant", "out_row", out_row, quant_row)
     if out_col is not None:
-        quant_col = out_col.copy_(quant_col)
+        quant_col = _validate.copy_into("int8_double_quant", "out_col", out_col, quant_col)
     return quant_row, quant_col, row_s, col_s, outlier_cols
 
 
@@ -87,5 +87,5 @@ def int8_mm_dequant(
     """Rescale an int32 product: ``A * row_stats[:, None] * col_stats[None, :] / 127**2 (+ bias)``, float16."""
     result = _ops().int8_mm_dequant(A, row_stats, col_stats, dtype=torch.float16, bias=bias)
     if out is not None:
-        return out.copy_(result)
+        return _validate.copy_into("int8_mm_dequant", "out", out, result)
     return result

@@ -166,6 +166,43 @@ def test_forward_with_an_integer_input_names_its_dtype(make):
         make()(torch.randint(0, 5, (2, 64)))
 
 
+_X = torch.randn(64, 128)
+_I32 = torch.randint(-1000, 1000, (16, 32), dtype=torch.int32)
+_STATS = (torch.rand(16) + 0.1, torch.rand(32) + 0.1)
+# (call with the buffer, its argument name, a buffer of the right shape / dtype / device)
+_BUFFERS = {
+    "quantize_4bit out": (lambda b: F.quantize_4bit(_X, out=b, quant_type="nf4"), "out", (4096, 1), torch.uint8),
+    "quantize_4bit absmax": (
+        lambda b: F.quantize_4bit(_X, absmax=b, quant_type="nf4"),
+        "absmax",
+        (128,),
+        torch.float32,
+    ),
+    "quantize_blockwise out": (lambda b: F.quantize_blockwise(_X, out=b), "out", (64, 128), torch.uint8),
+    "quantize_blockwise absmax": (lambda b: F.quantize_blockwise(_X, absmax=b), "absmax", (2,), torch.float32),
+    "int8_double_quant out_row": (lambda b: F.int8_double_quant(_X, out_row=b), "out_row", (64, 128), torch.int8),
+    "int8_double_quant out_col": (lambda b: F.int8_double_quant(_X, out_col=b), "out_col", (64, 128), torch.int8),
+    "int8_mm_dequant out": (lambda b: F.int8_mm_dequant(_I32, *_STATS, out=b), "out", (16, 32), torch.float16),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BUFFERS))
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda shape, dtype: torch.zeros(shape, dtype=torch.int32),  # copy_ would convert the values
+        lambda shape, dtype: torch.zeros(shape, dtype=dtype, device="meta"),  # copy_ would drop them
+        lambda shape, dtype: torch.zeros(shape[0] - 1, *shape[1:], dtype=dtype),  # copy_ would broadcast or fail
+    ],
+    ids=["dtype", "meta", "shape"],
+)
+def test_a_callers_result_buffer_of_another_dtype_shape_or_device_names_the_argument(case, spoil):
+    call, arg, shape, dtype = _BUFFERS[case]
+    call(torch.zeros(shape, dtype=dtype))  # the right buffer is taken
+    with pytest.raises(ValueError, match=rf"{case.split()[0]}: {arg} must be"):
+        call(spoil(shape, dtype))
+
+
 def _int8_layer(seed):
     torch.manual_seed(seed)
     return Linear8bitLt(64, 32, has_fp16_weights=False).to("cpu")
