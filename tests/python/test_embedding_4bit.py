@@ -35,3 +35,12 @@ def test_float_indices_are_rejected():
     emb = EmbeddingNF4(10, 64).to("cpu")
     with pytest.raises(TypeError, match="indices must be int32 or int64"):
         emb(torch.zeros(3))
+
+
+@pytest.mark.parametrize("dim", [128, 96])  # the row gather, and the dequantized table
+@pytest.mark.parametrize("index", [-1, 10, 2**40])
+def test_an_index_out_of_range_raises_as_nn_embedding_does(dim, index):
+    # a negative index would otherwise pick a row from the end (Python indexing of the packed rows)
+    emb = EmbeddingNF4(10, dim).to("cpu")
+    with pytest.raises(IndexError, match="out of range"):
+        emb(torch.tensor([[0, index]]))

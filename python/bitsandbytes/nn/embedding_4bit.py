@@ -58,6 +58,14 @@ class Embedding4bit(torch.nn.Embedding):
             return torch.nn.functional.embedding(input, table)
         # gather the packed rows and their scales, dequantize only those
         rows = input.reshape(-1).long()
+        # as nn.Embedding: a negative index would otherwise pick a row from the end
+        outside = (rows < 0) | (rows >= self.num_embeddings)
+        if rows.device.type == "cpu":
+            if outside.any():
+                bad = rows[outside][0].item()
+                raise IndexError(f"Embedding4bit: index {bad} is out of range for {self.num_embeddings} embeddings")
+        else:  # a device-side check, without waiting for the GPU
+            torch._assert_async(~outside.any())
         packed = weight.data.reshape(-1).view(torch.uint8).view(self.num_embeddings, dim // 2)[rows]
         absmax = F._absmax_of(state).view(self.num_embeddings, dim // state.blocksize)[rows]
         picked = F._ops().dequantize_4bit.default(
