@@ -66,6 +66,13 @@ def _p(n=10):
         (lambda: optim.AdamW(_p(), weight_decay=-1), ValueError, "weight_decay"),
         (lambda: optim.Adam([]), ValueError, "empty parameter list"),
         (lambda: optim.Lion8bit(_p(), optim_bits=8), TypeError, "optim_bits"),
+        # as Python words a wrong call of a written-out __init__ (the original's classes)
+        (lambda: optim.AdamW8bit(_p(), block_wise=False), TypeError, r"^AdamW8bit\.__init__\(\) got an unexpected"),
+        (
+            lambda: optim.PagedLion(_p(), 0.1, (0.9, 0.99), 0.0, 32, None, 4096, 1),
+            TypeError,
+            r"^PagedLion\.__init__\(\) ",
+        ),
         (lambda: optim.LAMB8bit(_p(), amsgrad=True), ValueError, "LAMB8bit does not support amsgrad=True"),
         (lambda: optim.LAMB8bit(_p(), max_unorm=0.5), ValueError, r"only supports max_unorm=1\.0"),
         (lambda: optim.LAMB8bit(_p(), max_unorm=0.0), ValueError, r"only supports max_unorm=1\.0"),

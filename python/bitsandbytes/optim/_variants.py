@@ -49,7 +49,10 @@ def _init(name: str, construct: Callable, v: Variant) -> Callable:
     defaults = {p.name: p.default for p in full if p.default is not inspect.Parameter.empty}
 
     def __init__(self, *args, **kwargs):
-        bound = signature.bind(self, *args, **kwargs)
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError as err:  # named as Python names a wrong call of a written-out __init__
+            raise TypeError(f"{name}.__init__() {err}") from None
         bound.apply_defaults()
         kw = {**defaults, **bound.arguments}
         del kw["self"]
