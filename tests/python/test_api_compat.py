@@ -355,3 +355,16 @@ def test_deprecated_helpers_do_not_warn_on_import():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         import bitsandbytes.functional  # noqa: F401
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_matmul_4bit_takes_float64_input_as_the_original_does(grad):
+    # the original multiplies by the weight dequantized to A's dtype; the fused op has no
+    # float64 kernel, so float64 takes that dense path here too (exact in float64)
+    weight = bnb.nn.Params4bit(torch.randn(32, 64), quant_type="nf4").to("cpu")
+    x = torch.randn(3, 64, dtype=torch.float64, requires_grad=grad)
+    bias = torch.randn(32)
+    y = bnb.matmul_4bit(x, weight.t(), weight.quant_state, bias=bias)
+    W = F.dequantize_4bit(weight.data, weight.quant_state).double()
+    assert y.dtype == torch.float64
+    assert torch.equal(y, torch.nn.functional.linear(x, W, bias.double()))

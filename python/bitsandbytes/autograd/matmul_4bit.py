@@ -109,7 +109,7 @@ def matmul_4bit(
             f"4-bit weight [out_features, in_features] = [{n_out}, {n_in}] expects in_features={n_in}"
         )
     needs_grad = torch.is_grad_enabled() and (A.requires_grad or (bias is not None and bias.requires_grad))
-    if needs_grad:
+    if needs_grad or A.dtype == torch.float64:  # the fused op has no float64 kernel: dense, as the original
         return MatMul4Bit.apply(A, B, out, bias, quant_state)
     if bias is not None and bias.dtype != A.dtype:
         bias = bias.to(A.dtype)
