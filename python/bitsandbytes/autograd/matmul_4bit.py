@@ -1,9 +1,9 @@
 """``matmul_4bit``: ``A @ W.T (+ bias)`` for a 4-bit weight ``W``.
 
 Inference goes through the fused ``gemm_4bit`` op (it decodes the weight tile by
-tile and never materializes it). With autograd recording, ``MatMul4Bit``
-dequantizes the frozen weight and uses a dense matmul; gradients flow to the
-input and the bias, never to the weight.
+tile and never materializes it). With autograd recording, and for float64 input
+(which the op has no kernel for), ``MatMul4Bit`` dequantizes the frozen weight and
+uses a dense matmul; gradients flow to the input and the bias, never to the weight.
 """
 
 from __future__ import annotations
